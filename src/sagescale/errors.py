@@ -50,8 +50,7 @@ class MissingExtraError(SageScaleError, ImportError):
 
     def __init__(self, package: str, extra: str, purpose: str) -> None:
         super().__init__(
-            f"{purpose} needs the optional package {package!r}: "
-            f"pip install 'sagescale[{extra}]'"
+            f"{purpose} needs the optional package {package!r}: pip install 'sagescale[{extra}]'"
         )
         self.package = package
         self.extra = extra

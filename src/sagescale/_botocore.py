@@ -1,0 +1,25 @@
+"""Validation of rendered requests against botocore's own SageMaker service model."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+__all__ = ["validate_request"]
+
+
+@cache
+def _service_model(service: str) -> Any:
+    import botocore.session
+
+    return botocore.session.get_session().get_service_model(service)
+
+
+def validate_request(
+    operation: str, request: dict[str, Any], *, service: str = "sagemaker"
+) -> None:
+    """Raise ``botocore.exceptions.ParamValidationError`` if ``request`` breaks the model."""
+    from botocore.validate import validate_parameters
+
+    shape = _service_model(service).operation_model(operation).input_shape
+    validate_parameters(request, shape)

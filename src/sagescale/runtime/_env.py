@@ -1,0 +1,453 @@
+"""A typed view of the training environment (stdlib only; no torch).
+
+The same variables and files exist on SageMaker and on the local backend (the container
+contract in DESIGN.md), so a script reads its environment one way in both places.
+Resolution order for every value: the ``SM_*`` variable, then the file under
+``<base>/input/config/`` (``base`` is ``SAGEMAKER_BASE_DIR``, default ``/opt/ml``), then a
+documented default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import types
+import typing
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal, TypeVar, cast
+
+from sagescale.errors import SpecError
+
+__all__ = [
+    "DataParallelEngine",
+    "MixedPrecisionMode",
+    "ModelParallelSettings",
+    "TrainingEnv",
+    "load_env",
+]
+
+MixedPrecisionMode = Literal["fp16", "bf16"]
+DataParallelEngine = Literal["smddp", "ddp"]
+
+MIXED_PRECISION_HP = "sagescale_mixed_precision"
+MIXED_PRECISION_ENV = "SAGESCALE_MIXED_PRECISION"
+CHECKPOINT_DIR_ENV = "SAGESCALE_CHECKPOINT_DIR"
+DEFAULT_BASE_DIR = "/opt/ml"
+
+#: Hyperparameters SageMaker and sagescale add; never handed to the user's own model.
+RESERVED_HP_PREFIXES = ("sagemaker_", "sagescale_")
+RESERVED_HPS = frozenset({"mp_parameters"})
+
+_T = TypeVar("_T")
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelParallelSettings:
+    """The job's ``mp_parameters`` (SageMaker model parallel v1 names and defaults)."""
+
+    partitions: int = 1
+    microbatches: int = 1
+    pipeline: Literal["simple", "interleaved", "_only_forward"] = "interleaved"
+    optimize: Literal["memory", "speed"] = "memory"
+    placement_strategy: Literal["cluster", "spread"] = "cluster"
+    auto_partition: bool = True
+    default_partition: int = 0
+    memory_weight: float | None = None
+    ddp: bool = False
+    tensor_parallel_degree: int = 1
+    raw: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+    @classmethod
+    def from_parameters(cls, params: Mapping[str, Any]) -> ModelParallelSettings:
+        """Validate ``mp_parameters``; unknown keys are kept in ``raw`` (SMP has many)."""
+        known = {f.name for f in dataclasses.fields(cls)} - {"raw"}
+        values = {k: v for k, v in params.items() if k in known}
+        settings = _coerce_dataclass(cls, {**values, "raw": dict(params)}, "mp_parameters")
+        settings._check()
+        return settings
+
+    def _check(self) -> None:
+        for name in ("partitions", "microbatches", "tensor_parallel_degree"):
+            value = getattr(self, name)
+            if value < 1:
+                raise SpecError(
+                    f"mp_parameters.{name}={value!r}: must be at least 1",
+                    field=f"mp_parameters.{name}",
+                    value=value,
+                )
+        choices = {
+            "pipeline": ("simple", "interleaved", "_only_forward"),
+            "optimize": ("memory", "speed"),
+            "placement_strategy": ("cluster", "spread"),
+        }
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise SpecError(
+                    f"mp_parameters.{name}={getattr(self, name)!r}: must be one of {allowed}",
+                    field=f"mp_parameters.{name}",
+                    value=getattr(self, name),
+                )
+        if not 0 <= self.default_partition < self.partitions:
+            raise SpecError(
+                f"mp_parameters.default_partition={self.default_partition}: must be in "
+                f"[0, partitions={self.partitions})",
+                field="mp_parameters.default_partition",
+                value=self.default_partition,
+            )
+
+    @property
+    def effective_memory_weight(self) -> float:
+        """SageMaker's default: 0.8 when optimizing memory, 0.2 when optimizing speed."""
+        if self.memory_weight is not None:
+            return float(self.memory_weight)
+        return 0.8 if self.optimize == "memory" else 0.2
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingEnv:
+    """Everything a training script needs to know about the job it runs in."""
+
+    base_dir: Path
+    hyperparameters: Mapping[str, Any]
+    channels: Mapping[str, Path]
+    model_dir: Path
+    output_dir: Path
+    output_data_dir: Path
+    input_dir: Path
+    input_config_dir: Path
+    checkpoint_dir: Path
+    hosts: tuple[str, ...]
+    current_host: str
+    num_gpus: int
+    num_cpus: int
+    rank: int
+    local_rank: int
+    world_size: int
+    local_world_size: int
+    job_name: str | None
+    mixed_precision: MixedPrecisionMode | None
+    data_parallel_engine: DataParallelEngine | None
+    model_parallel: ModelParallelSettings | None
+    resource_config: Mapping[str, Any]
+    user_args: tuple[str, ...]
+
+    @property
+    def is_leader(self) -> bool:
+        """True for the process of global rank 0 (the one that saves and logs)."""
+        return self.rank == 0
+
+    @property
+    def is_local_leader(self) -> bool:
+        """True for local rank 0 on each host."""
+        return self.local_rank == 0
+
+    @property
+    def host_rank(self) -> int:
+        """Index of ``current_host`` in ``hosts`` (0 when unknown)."""
+        return self.hosts.index(self.current_host) if self.current_host in self.hosts else 0
+
+    @property
+    def is_distributed(self) -> bool:
+        return self.world_size > 1
+
+    def channel(self, name: str) -> Path:
+        """The folder of input channel ``name``; :class:`SpecError` when there is none."""
+        try:
+            return self.channels[name]
+        except KeyError:
+            raise SpecError(
+                f"channel {name!r} is not an input of this job (channels: {sorted(self.channels)})",
+                field="channel",
+                value=name,
+            ) from None
+
+    def user_hyperparameters(self) -> dict[str, Any]:
+        """Hyperparameters without the ones SageMaker and sagescale add."""
+        return {
+            k: v
+            for k, v in self.hyperparameters.items()
+            if k not in RESERVED_HPS and not k.startswith(RESERVED_HP_PREFIXES)
+        }
+
+    def hyperparameters_as(self, model: type[_T]) -> _T:
+        """The user's hyperparameters parsed into a dataclass or a pydantic model.
+
+        Pydantic models are duck-typed (``model_validate``) so pydantic is never imported
+        here. Dataclass fields are coerced from strings (``"3"`` → ``3``, ``"true"`` →
+        ``True``) because ``hyperparameters.json`` holds strings; unknown keys are an error.
+        """
+        values = self.user_hyperparameters()
+        validate = getattr(model, "model_validate", None)
+        if callable(validate):
+            return cast(_T, validate(values))
+        if dataclasses.is_dataclass(model):
+            return _coerce_dataclass(model, values, "hyperparameters")
+        raise SpecError(
+            f"hyperparameters_as({model!r}): must be a dataclass or a pydantic model",
+            field="model",
+            value=model,
+        )
+
+
+def load_env(environ: Mapping[str, str] | None = None) -> TrainingEnv:
+    """Read the training environment from ``environ`` (default ``os.environ``)."""
+    env = os.environ if environ is None else environ
+    base = Path(env.get("SAGEMAKER_BASE_DIR", DEFAULT_BASE_DIR))
+    config_dir = _path(env, "SM_INPUT_CONFIG_DIR", base / "input" / "config")
+    hps = _hyperparameters(env, config_dir)
+    resource = _json_env_or_file(env, "SM_RESOURCE_CONFIG", config_dir / "resourceconfig.json")
+    hosts = _hosts(env, resource)
+    current_host = env.get("SM_CURRENT_HOST") or str(resource.get("current_host", "algo-1"))
+    world = _int(env, "WORLD_SIZE", 1)
+    return TrainingEnv(
+        base_dir=base,
+        hyperparameters=hps,
+        channels=_channels(env, base, config_dir),
+        model_dir=_path(env, "SM_MODEL_DIR", base / "model"),
+        output_dir=_path(env, "SM_OUTPUT_DIR", base / "output"),
+        output_data_dir=_path(env, "SM_OUTPUT_DATA_DIR", base / "output" / "data"),
+        input_dir=_path(env, "SM_INPUT_DIR", base / "input"),
+        input_config_dir=config_dir,
+        checkpoint_dir=_path(env, CHECKPOINT_DIR_ENV, base / "checkpoints"),
+        hosts=hosts,
+        current_host=current_host,
+        num_gpus=_int(env, "SM_NUM_GPUS", 0),
+        num_cpus=_int(env, "SM_NUM_CPUS", os.cpu_count() or 1),
+        rank=_int(env, "RANK", 0),
+        local_rank=_int(env, "LOCAL_RANK", 0),
+        world_size=world,
+        local_world_size=_int(env, "LOCAL_WORLD_SIZE", world),
+        job_name=env.get("TRAINING_JOB_NAME") or _opt_str(hps.get("sagemaker_job_name")),
+        mixed_precision=_mixed_precision(env, hps),
+        data_parallel_engine=_data_parallel_engine(hps),
+        model_parallel=_model_parallel(hps),
+        resource_config=resource,
+        user_args=tuple(_json_list(env.get("SM_USER_ARGS"), "SM_USER_ARGS")),
+    )
+
+
+# -- helpers ---------------------------------------------------------------------------
+
+
+def _path(env: Mapping[str, str], name: str, default: Path) -> Path:
+    value = env.get(name)
+    return Path(value) if value else default
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    value = env.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise SpecError(
+            f"environment variable {name}={value!r}: must be an integer", field=name, value=value
+        ) from None
+
+
+def _opt_str(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+def _decode(value: str) -> Any:
+    """SageMaker's toolkit decodes each hyperparameter as JSON when it can."""
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
+
+
+def _hyperparameters(env: Mapping[str, str], config_dir: Path) -> dict[str, Any]:
+    raw = env.get("SM_HPS")
+    if raw:
+        loaded = _json_object(raw, "SM_HPS")
+    else:
+        loaded = _json_file(config_dir / "hyperparameters.json")
+        loaded = {k: _decode(v) if isinstance(v, str) else v for k, v in loaded.items()}
+    return {
+        k: _decode(v) if k == "mp_parameters" and isinstance(v, str) else v
+        for k, v in loaded.items()
+    }
+
+
+def _json_object(raw: str, name: str) -> dict[str, Any]:
+    try:
+        value = json.loads(raw)
+    except ValueError as exc:
+        raise SpecError(f"{name}: not valid JSON ({exc})", field=name, value=raw) from None
+    if not isinstance(value, dict):
+        raise SpecError(f"{name}: must be a JSON object", field=name, value=raw)
+    return value
+
+
+def _json_list(raw: str | None, name: str) -> list[str]:
+    if not raw:
+        return []
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return raw.split()
+    if not isinstance(value, list):
+        raise SpecError(f"{name}: must be a JSON list", field=name, value=raw)
+    return [str(v) for v in value]
+
+
+def _json_file(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        return {}
+    return _json_object(path.read_text(encoding="utf-8"), str(path))
+
+
+def _json_env_or_file(env: Mapping[str, str], name: str, path: Path) -> dict[str, Any]:
+    raw = env.get(name)
+    return _json_object(raw, name) if raw else _json_file(path)
+
+
+def _hosts(env: Mapping[str, str], resource: Mapping[str, Any]) -> tuple[str, ...]:
+    raw = env.get("SM_HOSTS")
+    if raw:
+        return tuple(_json_list(raw, "SM_HOSTS"))
+    hosts = resource.get("hosts")
+    return tuple(str(h) for h in hosts) if isinstance(hosts, list) else ("algo-1",)
+
+
+def _channels(env: Mapping[str, str], base: Path, config_dir: Path) -> dict[str, Path]:
+    names = _json_list(env.get("SM_CHANNELS"), "SM_CHANNELS")
+    if not names:
+        names = sorted(_json_file(config_dir / "inputdataconfig.json"))
+    data_dir = base / "input" / "data"
+    return {n: _path(env, f"SM_CHANNEL_{n.upper()}", data_dir / n) for n in names}
+
+
+def _truthy(value: object) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    return bool(value)
+
+
+def _mixed_precision(env: Mapping[str, str], hps: Mapping[str, Any]) -> MixedPrecisionMode | None:
+    raw = env.get(MIXED_PRECISION_ENV)
+    if raw is None:
+        raw = hps.get(MIXED_PRECISION_HP)
+    if raw is None:
+        return None
+    value = str(raw).strip().lower()
+    if value in ("", "none", "null", "fp32", "no"):
+        return None
+    if value not in ("fp16", "bf16"):
+        raise SpecError(
+            f"mixed_precision={raw!r}: must be 'fp16', 'bf16' or null",
+            field="mixed_precision",
+            value=raw,
+        )
+    return cast(MixedPrecisionMode, value)
+
+
+def _data_parallel_engine(hps: Mapping[str, Any]) -> DataParallelEngine | None:
+    if _truthy(hps.get("sagemaker_distributed_dataparallel_enabled", False)):
+        return "smddp"
+    for key in ("sagemaker_torch_distributed_enabled", "sagemaker_pytorch_ddp_enabled"):
+        if _truthy(hps.get(key, False)) and "mp_parameters" not in hps:
+            return "ddp"
+    return None
+
+
+def _model_parallel(hps: Mapping[str, Any]) -> ModelParallelSettings | None:
+    params = hps.get("mp_parameters")
+    if params is None:
+        return None
+    if not isinstance(params, dict):
+        raise SpecError("mp_parameters: must be a JSON object", field="mp_parameters", value=params)
+    return ModelParallelSettings.from_parameters(params)
+
+
+# -- dataclass coercion ----------------------------------------------------------------
+
+
+def _coerce_dataclass(model: type[_T], values: Mapping[str, Any], where: str) -> _T:
+    fields = {f.name: f for f in dataclasses.fields(cast(Any, model)) if f.init}
+    unknown = sorted(set(values) - set(fields))
+    if unknown:
+        raise SpecError(
+            f"{where}: unknown key(s) {unknown} for {model.__name__} (fields: {sorted(fields)})",
+            field=f"{where}.{unknown[0]}",
+            value=values[unknown[0]],
+        )
+    hints = typing.get_type_hints(model)
+    kwargs = {
+        name: _coerce(value, hints.get(name, Any), f"{where}.{name}")
+        for name, value in values.items()
+    }
+    try:
+        return model(**kwargs)
+    except TypeError as exc:
+        raise SpecError(f"{where}: {exc}", field=where, value=dict(values)) from None
+
+
+def _coerce(value: Any, hint: Any, field: str) -> Any:
+    origin = typing.get_origin(hint)
+    if origin is typing.Union or origin is types.UnionType:
+        return _coerce_union(value, typing.get_args(hint), field)
+    if origin is Literal:
+        allowed = typing.get_args(hint)
+        if value not in allowed:
+            raise SpecError(
+                f"{field}={value!r}: must be one of {allowed}", field=field, value=value
+            )
+        return value
+    if hint is bool:
+        return _coerce_bool(value, field)
+    if hint in (int, float):
+        return _coerce_number(value, hint, field)
+    if hint is str:
+        return value if isinstance(value, str) else json.dumps(value)
+    return value
+
+
+def _coerce_union(value: Any, options: tuple[Any, ...], field: str) -> Any:
+    if value is None and type(None) in options:
+        return None
+    errors = []
+    for option in options:
+        if option is type(None):
+            continue
+        try:
+            return _coerce(value, option, field)
+        except SpecError as exc:
+            errors.append(str(exc))
+    raise SpecError(f"{field}={value!r}: matches none of {options}", field=field, value=value)
+
+
+def _coerce_bool(value: Any, field: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false", "1", "0"):
+        return value.strip().lower() in ("true", "1")
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    raise SpecError(f"{field}={value!r}: must be a boolean", field=field, value=value)
+
+
+def _coerce_number(value: Any, kind: type, field: str) -> Any:
+    if isinstance(value, bool):
+        raise SpecError(f"{field}={value!r}: must be a number", field=field, value=value)
+    try:
+        number = float(value) if kind is float else _to_int(value)
+    except (TypeError, ValueError):
+        raise SpecError(
+            f"{field}={value!r}: must be {'a float' if kind is float else 'an integer'}",
+            field=field,
+            value=value,
+        ) from None
+    return number
+
+
+def _to_int(value: Any) -> int:
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise ValueError(value)
+        return int(value)
+    return int(value)

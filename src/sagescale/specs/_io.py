@@ -1,0 +1,70 @@
+"""Loading specs from YAML/JSON files and saving them back."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+from sagescale.errors import SpecError
+from sagescale.specs._base import SpecModel
+from sagescale.specs._training import TrainingJob
+from sagescale.specs._tuning import TuningJob
+
+__all__ = ["dump_spec", "load_spec", "load_training_job", "load_tuning_job"]
+
+M = TypeVar("M", bound=SpecModel)
+
+
+def _read(path: str | Path) -> dict[str, Any]:
+    file = Path(path)
+    try:
+        text = file.read_text()
+    except OSError as exc:
+        raise SpecError(f"cannot read spec file {file}: {exc.strerror}", field=str(file)) from None
+    try:
+        data = json.loads(text) if file.suffix == ".json" else yaml.safe_load(text)
+    except (yaml.YAMLError, json.JSONDecodeError) as exc:
+        raise SpecError(f"{file} is not valid YAML/JSON: {exc}", field=str(file)) from None
+    if not isinstance(data, dict):
+        raise SpecError(f"{file} must hold a mapping of spec fields", field=str(file))
+    return data
+
+
+def _is_tuning(data: dict[str, Any]) -> bool:
+    return "objective_metric_name" in data or "training_jobs" in data or "training_job" in data
+
+
+def load_spec(path: str | Path) -> TrainingJob | TuningJob:
+    """A :class:`TrainingJob` or :class:`TuningJob` from a YAML/JSON file.
+
+    A file with ``objective_metric_name``, ``training_job`` or ``training_jobs`` is a tuning
+    spec; anything else is a training job spec.
+    """
+    data = _read(path)
+    model: type[TrainingJob] | type[TuningJob] = TuningJob if _is_tuning(data) else TrainingJob
+    return model.model_validate(data)
+
+
+def _load_as(path: str | Path, model: type[M]) -> M:
+    return model.model_validate(_read(path))
+
+
+def load_training_job(path: str | Path) -> TrainingJob:
+    return _load_as(path, TrainingJob)
+
+
+def load_tuning_job(path: str | Path) -> TuningJob:
+    return _load_as(path, TuningJob)
+
+
+def dump_spec(spec: SpecModel, path: str | Path | None = None) -> str:
+    """The spec as YAML (or JSON for a ``.json`` path); written to ``path`` when given."""
+    data = spec.to_dict()
+    as_json = path is not None and Path(path).suffix == ".json"
+    text = json.dumps(data, indent=2) if as_json else yaml.safe_dump(data, sort_keys=False)
+    if path is not None:
+        Path(path).write_text(text)
+    return text

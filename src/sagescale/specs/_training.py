@@ -1,0 +1,432 @@
+"""The training job spec and its ``CreateTrainingJob`` request."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from pydantic import AliasChoices, Field, field_validator, model_validator
+
+from sagescale.specs._base import SpecModel, warn_spec
+from sagescale.specs._catalog import get_instance_type
+from sagescale.specs._distribution import DataParallel, Distribution, ModelParallel
+from sagescale.specs._images import pytorch_image_uri
+from sagescale.specs._names import check_experiment_name, check_job_name
+
+__all__ = [
+    "Channel",
+    "Checkpoint",
+    "ExperimentConfig",
+    "MetricDefinition",
+    "Security",
+    "Spot",
+    "TrainingJob",
+]
+
+HyperparameterValue = str | int | float | bool
+_ROLE = re.compile(r"^arn:aws[a-z\-]*:iam::(\d{12}):role/?[a-zA-Z_0-9+=,.@\-_/]+$")
+_INSTANCE = re.compile(r"^ml\.[a-z0-9]+[a-z0-9\-]*\.[a-z0-9]+$")
+_CHANNEL = re.compile(r"^[A-Za-z0-9\.\-_]+$")
+SMDDP_INSTANCES = frozenset(
+    {"ml.p3.16xlarge", "ml.p3dn.24xlarge", "ml.p4d.24xlarge", "ml.p4de.24xlarge"}
+)
+MIXED_PRECISION_HP = "sagescale_mixed_precision"
+
+
+class Channel(SpecModel):
+    """One input channel: a URI (``s3://``, ``file://`` or a local path) and how to read it."""
+
+    uri: str = Field(min_length=1, max_length=1024)
+    input_mode: Literal["File", "Pipe", "FastFile"] | None = None
+    content_type: str | None = Field(default=None, max_length=256)
+    distribution: Literal["FullyReplicated", "ShardedByS3Key"] = "FullyReplicated"
+    compression: Literal["None", "Gzip"] | None = None
+
+    @property
+    def is_s3(self) -> bool:
+        return self.uri.startswith("s3://")
+
+
+class MetricDefinition(SpecModel):
+    """A metric read from the job's log with a regular expression (first group = value)."""
+
+    name: str = Field(min_length=1, max_length=255)
+    regex: str = Field(min_length=1, max_length=500)
+
+    @field_validator("regex")
+    @classmethod
+    def _compiles(cls, value: str) -> str:
+        try:
+            compiled = re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"is not a valid regular expression: {exc}") from None
+        if compiled.groups < 1:
+            raise ValueError("needs one capturing group for the metric value")
+        return value
+
+
+class Spot(SpecModel):
+    """Managed spot training: wait at most ``max_wait_seconds`` (>= ``max_run_seconds``)."""
+
+    max_wait_seconds: int = Field(ge=1, le=2_419_200)
+
+
+class Checkpoint(SpecModel):
+    """Where checkpoints are synced to (``s3_uri``) from the job's ``local_path``."""
+
+    s3_uri: str | None = Field(default=None, max_length=1024)
+    local_path: str = Field(default="/opt/ml/checkpoints", max_length=4096)
+
+
+class Security(SpecModel):
+    """Network isolation, encryption and VPC settings."""
+
+    encrypt_inter_container_traffic: bool = False
+    enable_network_isolation: bool = False
+    volume_kms_key: str | None = Field(default=None, max_length=2048)
+    output_kms_key: str | None = Field(default=None, max_length=2048)
+    subnets: list[str] = Field(default_factory=list, max_length=16)
+    security_group_ids: list[str] = Field(default_factory=list, max_length=5)
+
+    @model_validator(mode="after")
+    def _vpc_pairs(self) -> Security:
+        if bool(self.subnets) != bool(self.security_group_ids):
+            raise ValueError("subnets and security_group_ids must be given together (VpcConfig)")
+        return self
+
+
+class ExperimentConfig(SpecModel):
+    """Which experiment, trial and run a job is recorded under (SageMaker's names accepted)."""
+
+    experiment_name: str = Field(validation_alias=AliasChoices("experiment_name", "ExperimentName"))
+    trial_name: str | None = Field(
+        default=None, validation_alias=AliasChoices("trial_name", "TrialName")
+    )
+    trial_component_display_name: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("trial_component_display_name", "TrialComponentDisplayName"),
+    )
+    run_name: str | None = Field(default=None, validation_alias=AliasChoices("run_name", "RunName"))
+
+    @field_validator("experiment_name", "trial_name", "run_name")
+    @classmethod
+    def _names(cls, value: str | None) -> str | None:
+        return None if value is None else check_experiment_name(value)
+
+    def to_request(self) -> dict[str, str]:
+        out = {"ExperimentName": self.experiment_name}
+        for key, value in (
+            ("TrialName", self.trial_name),
+            ("TrialComponentDisplayName", self.trial_component_display_name),
+            ("RunName", self.run_name),
+        ):
+            if value is not None:
+                out[key] = value
+        return out
+
+
+class TrainingJob(SpecModel):
+    """Everything needed to run one training job, locally or on SageMaker.
+
+    A framework job (``framework="pytorch"``, the default) runs ``entry_point`` from
+    ``source_dir`` in SageMaker's PyTorch image; an ``image_uri`` job runs that image
+    (with ``entry_point`` in script mode, or as a built-in algorithm without one).
+    """
+
+    base_job_name: str | None = None
+    entry_point: str | None = Field(default=None, min_length=1, max_length=256)
+    source_dir: str | None = None
+    framework: Literal["pytorch"] | None = None
+    framework_version: str = "2.3"
+    py_version: str = "py311"
+    image_uri: str | None = Field(default=None, max_length=255)
+    role: str | None = None
+    instance_type: str = "ml.m5.xlarge"
+    instance_count: int = Field(default=1, ge=1, le=256)
+    volume_size_gb: int = Field(default=30, ge=1, le=16384)
+    hyperparameters: dict[str, HyperparameterValue] = Field(default_factory=dict)
+    inputs: dict[str, str | Channel] = Field(default_factory=dict)
+    output_path: str | None = None
+    distribution: Distribution | None = None
+    mixed_precision: Literal["fp16", "bf16"] | None = None
+    metric_definitions: list[MetricDefinition] = Field(default_factory=list)
+    max_run_seconds: int = Field(default=86_400, ge=1, le=2_419_200)
+    spot: Spot | None = None
+    checkpoint: Checkpoint | None = None
+    model_uri: str | None = None
+    model_channel_name: str = "model"
+    security: Security = Field(default_factory=Security)
+    environment: dict[str, str] = Field(default_factory=dict)
+    max_retry_attempts: int | None = Field(default=None, ge=1, le=30)
+    keep_alive_period_seconds: int | None = Field(default=None, ge=0, le=3600)
+    tags: dict[str, str] = Field(default_factory=dict)
+    experiment_config: ExperimentConfig | None = None
+
+    # ---- field rules -------------------------------------------------------------------
+    @field_validator("base_job_name")
+    @classmethod
+    def _base_name(cls, value: str | None) -> str | None:
+        return None if value is None else check_job_name(value)
+
+    @field_validator("role")
+    @classmethod
+    def _role(cls, value: str | None) -> str | None:
+        if value is not None and not _ROLE.fullmatch(value):
+            raise ValueError(
+                "must be an IAM role ARN (arn:aws:iam::<12-digit account>:role/<name>)"
+            )
+        return value
+
+    @field_validator("instance_type")
+    @classmethod
+    def _instance_type(cls, value: str) -> str:
+        if not _INSTANCE.fullmatch(value):
+            raise ValueError("must be a SageMaker instance type such as ml.p3.16xlarge")
+        return value
+
+    @field_validator("hyperparameters")
+    @classmethod
+    def _hyperparameters(cls, value: dict[str, HyperparameterValue]) -> dict[str, Any]:
+        if len(value) > 100:
+            raise ValueError(f"at most 100 hyperparameters are allowed, got {len(value)}")
+        for key, item in value.items():
+            if not 1 <= len(key) <= 256:
+                raise ValueError(f"hyperparameter name {key[:40]!r} must be 1-256 characters")
+            if len(_hp_string(item)) > 2500:
+                raise ValueError(f"hyperparameter {key!r} value must be at most 2500 characters")
+        return value
+
+    @field_validator("inputs")
+    @classmethod
+    def _inputs(cls, value: dict[str, str | Channel]) -> dict[str, str | Channel]:
+        if len(value) > 20:
+            raise ValueError(f"at most 20 input channels are allowed, got {len(value)}")
+        for name in value:
+            if not _CHANNEL.fullmatch(name) or len(name) > 64:
+                raise ValueError(
+                    f"channel name {name!r} must be 1-64 letters, digits, '.', '-' or '_'"
+                )
+        return value
+
+    @field_validator("environment")
+    @classmethod
+    def _environment(cls, value: dict[str, str]) -> dict[str, str]:
+        if len(value) > 100:
+            raise ValueError(f"at most 100 environment variables are allowed, got {len(value)}")
+        for key, item in value.items():
+            if not re.fullmatch(r"[a-zA-Z_][a-zA-Z0-9_]{0,511}", key):
+                raise ValueError(f"environment variable name {key!r} is not valid")
+            if len(item) > 512:
+                raise ValueError(f"environment variable {key!r} value must be <= 512 characters")
+        return value
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, value: dict[str, str]) -> dict[str, str]:
+        if len(value) > 50:
+            raise ValueError(f"at most 50 tags are allowed, got {len(value)}")
+        for key, item in value.items():
+            if not 1 <= len(key) <= 128 or len(item) > 256:
+                raise ValueError(f"tag {key[:40]!r}: keys are 1-128 and values 0-256 characters")
+        return value
+
+    @field_validator("metric_definitions")
+    @classmethod
+    def _metric_count(cls, value: list[MetricDefinition]) -> list[MetricDefinition]:
+        if len(value) > 40:
+            raise ValueError(f"at most 40 metric definitions are allowed, got {len(value)}")
+        return value
+
+    @field_validator("model_channel_name")
+    @classmethod
+    def _model_channel(cls, value: str) -> str:
+        if not _CHANNEL.fullmatch(value):
+            raise ValueError("must be letters, digits, '.', '-' or '_'")
+        return value
+
+    # ---- cross-field rules -------------------------------------------------------------
+    @model_validator(mode="after")
+    def _cross_field(self) -> TrainingJob:
+        if self.image_uri is None and self.entry_point is None:
+            raise ValueError("entry_point is required for a framework job (or give image_uri)")
+        if self.model_uri is not None and self.model_channel_name in self.inputs:
+            raise ValueError(
+                f"model_channel_name {self.model_channel_name!r} clashes with an input channel"
+            )
+        if self.spot is not None and self.spot.max_wait_seconds < self.max_run_seconds:
+            raise ValueError(
+                f"spot.max_wait_seconds ({self.spot.max_wait_seconds}) must be >= "
+                f"max_run_seconds ({self.max_run_seconds})"
+            )
+        if self.spot is not None and self.checkpoint is None:
+            warn_spec(
+                "spot training without a checkpoint restarts from scratch after every "
+                "interruption: add checkpoint: {s3_uri: ...}"
+            )
+        _check_distribution(self)
+        return self
+
+    # ---- derived values ----------------------------------------------------------------
+    @property
+    def uses_framework(self) -> bool:
+        """True when the job runs an entry point in script mode."""
+        return self.entry_point is not None
+
+    @property
+    def gpus_per_instance(self) -> int:
+        info = get_instance_type(self.instance_type)
+        return info.gpus if info else 0
+
+    def processes_per_host(self) -> int:
+        """Processes per host on SageMaker: the distribution's setting, else GPUs, else 1."""
+        dist = self.distribution
+        if dist is not None and dist.processes_per_host is not None:
+            return dist.processes_per_host
+        return max(1, self.gpus_per_instance) if dist is not None else 1
+
+    def channels(self) -> dict[str, Channel]:
+        """Every input channel as a :class:`Channel` (string URIs expanded)."""
+        return {
+            name: value if isinstance(value, Channel) else Channel(uri=value)
+            for name, value in self.inputs.items()
+        }
+
+    def training_image(self, region: str) -> str:
+        if self.image_uri is not None:
+            return self.image_uri
+        return pytorch_image_uri(
+            self.framework_version, self.py_version, region=region, gpu=self.gpus_per_instance > 0
+        )
+
+    def sagemaker_hyperparameters(
+        self, *, job_name: str | None, submit_directory: str | None, region: str
+    ) -> dict[str, str]:
+        """Hyperparameters as SageMaker receives them (framework values JSON-encoded)."""
+        if not self.uses_framework:
+            return {key: _hp_string(value) for key, value in self.hyperparameters.items()}
+        values: dict[str, Any] = dict(self.hyperparameters)
+        values["sagemaker_program"] = self.entry_point
+        if submit_directory is not None:
+            values["sagemaker_submit_directory"] = submit_directory
+        values["sagemaker_container_log_level"] = 20
+        if job_name is not None:
+            values["sagemaker_job_name"] = job_name
+        values["sagemaker_region"] = region
+        if self.mixed_precision is not None:
+            values[MIXED_PRECISION_HP] = self.mixed_precision
+        values.update(distribution_hyperparameters(self))
+        return {key: json.dumps(value) for key, value in values.items()}
+
+    def to_request(
+        self,
+        *,
+        job_name: str,
+        region: str = "us-east-1",
+        role: str | None = None,
+        submit_directory: str | None = None,
+        default_bucket: str | None = None,
+        inputs: Mapping[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """Render the ``CreateTrainingJob`` request for this spec.
+
+        ``inputs`` replaces channel URIs (the SageMaker backend passes the S3 URIs of
+        uploaded local inputs); ``default_bucket`` is used when ``output_path`` is unset
+        (default: ``sagemaker-<region>-<account of the role>``).
+        """
+        from sagescale.specs._render import render_training_job
+
+        return render_training_job(
+            self,
+            job_name=check_job_name(job_name),
+            region=region,
+            role=role,
+            submit_directory=submit_directory,
+            default_bucket=default_bucket,
+            inputs=inputs,
+        )
+
+
+def _hp_string(value: HyperparameterValue) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def role_account(role: str) -> str:
+    match = _ROLE.fullmatch(role)
+    if match is None:
+        raise ValueError(f"role {role!r} is not an IAM role ARN")
+    return match.group(1)
+
+
+def _check_distribution(job: TrainingJob) -> None:
+    dist = job.distribution
+    if isinstance(dist, DataParallel) and dist.engine == "smddp":
+        _check_smddp(job)
+    elif isinstance(dist, ModelParallel):
+        _check_model_parallel(job, dist)
+
+
+def _check_smddp(job: TrainingJob) -> None:
+    if job.instance_type not in SMDDP_INSTANCES:
+        hint = (
+            " (on ml.p5 use type torch_distributed)"
+            if job.instance_type.startswith("ml.p5")
+            else ""
+        )
+        raise ValueError(
+            f"distribution.engine smddp is not supported on instance_type "
+            f"{job.instance_type!r}{hint}: supported are {', '.join(sorted(SMDDP_INSTANCES))}"
+        )
+    if job.gpus_per_instance * job.instance_count < 2:
+        raise ValueError("distribution.engine smddp needs more than one GPU in total")
+
+
+def _check_model_parallel(job: TrainingJob, dist: ModelParallel) -> None:
+    info = get_instance_type(job.instance_type)
+    if info is not None and info.gpus == 0:
+        raise ValueError(
+            f"model_parallel needs a GPU instance_type, {job.instance_type!r} has no GPU"
+        )
+    per_host = job.processes_per_host()
+    if info is not None and per_host > info.gpus:
+        raise ValueError(
+            f"distribution.processes_per_host ({per_host}) must be <= the GPUs of "
+            f"{job.instance_type} ({info.gpus})"
+        )
+    total = per_host * job.instance_count
+    group = dist.partitions * dist.tensor_parallel_degree
+    if total % group:
+        raise ValueError(
+            f"total processes ({total} = {per_host} per host x {job.instance_count} hosts) must "
+            f"be divisible by partitions x tensor_parallel_degree ({group})"
+        )
+    if dist.tensor_parallel_degree > 1 and not dist.ddp:
+        raise ValueError("distribution.tensor_parallel_degree > 1 needs ddp: true")
+
+
+def distribution_hyperparameters(job: TrainingJob) -> dict[str, Any]:
+    """The hyperparameters the SageMaker SDK adds for the job's distribution."""
+    dist = job.distribution
+    if dist is None:
+        return {}
+    out: dict[str, Any] = {"sagemaker_instance_type": job.instance_type}
+    if isinstance(dist, DataParallel):
+        if dist.engine == "smddp":
+            out["sagemaker_distributed_dataparallel_enabled"] = True
+            out["sagemaker_distributed_dataparallel_custom_mpi_options"] = dist.custom_mpi_options
+        else:
+            out["sagemaker_torch_distributed_enabled"] = True
+        return out
+    if isinstance(dist, ModelParallel):
+        out["sagemaker_mpi_enabled"] = True
+        out["sagemaker_mpi_num_of_processes_per_host"] = job.processes_per_host()
+        out["sagemaker_mpi_custom_mpi_options"] = dist.custom_mpi_options
+        out["mp_parameters"] = dist.mp_parameters()
+        return out
+    out["sagemaker_torch_distributed_enabled"] = True
+    if dist.smp is not None:
+        out["mp_parameters"] = dist.smp.parameters()
+    return out
