@@ -88,13 +88,15 @@ class JobFileWriter:
         self._buffer.append(json.dumps({kind: name, **fields}) + "\n")
         self.flush()
 
-    def add_file(self, name: str, source: str | os.PathLike[str]) -> None:
+    def add_file(
+        self, name: str, source: str | os.PathLike[str], *, direction: str = "output"
+    ) -> None:
         """Copy a file next to the records now (the job may delete it) and record it."""
         target_dir = self.directory / "artifacts"
         target_dir.mkdir(exist_ok=True)
         target = target_dir / f"{secrets.token_hex(4)}-{name}"
         shutil.copyfile(source, target)
-        self.record("f", name, path=str(target.relative_to(self.directory)))
+        self.record("f", name, path=str(target.relative_to(self.directory)), d=direction)
 
     def flush(self) -> None:
         with self._lock:
@@ -215,17 +217,10 @@ def _apply(
     if transactional:
         store.apply_ingest(component, key, start, end, batch)  # type: ignore[attr-defined]
         return
-    from sagescale.tracking._model import Artifact
-
-    outputs = dict(batch.output_artifacts)
-    for name, file in batch.files.items():
-        outputs[name] = Artifact(store.store_artifact_file(component, file, name), None)
-    if batch.parameters or batch.input_artifacts or outputs:
+    inputs, outputs = batch.artifacts_with_files(store, component)
+    if batch.parameters or inputs or outputs:
         store.update_trial_component(
-            component,
-            parameters=batch.parameters,
-            input_artifacts=batch.input_artifacts,
-            output_artifacts=outputs,
+            component, parameters=batch.parameters, input_artifacts=inputs, output_artifacts=outputs
         )
     if batch.points:
         store.log_metrics(component, batch.points)
@@ -251,7 +246,8 @@ def _parse(data: bytes, directory: Path) -> tuple[JobBatch, int]:
             elif "o" in rec:
                 batch.output_artifacts[rec["o"]] = Artifact(str(rec["v"]), rec.get("mt"))
             elif "f" in rec:
-                batch.files[rec["f"]] = directory / rec["path"]
+                side = batch.input_files if rec.get("d") == "input" else batch.files
+                side[rec["f"]] = directory / rec["path"]
             else:
                 raise KeyError("no record kind")
         except (ValueError, KeyError, TypeError) as exc:

@@ -85,6 +85,17 @@ class JobBatch:
     input_artifacts: dict[str, Artifact] = field(default_factory=dict)
     output_artifacts: dict[str, Artifact] = field(default_factory=dict)
     files: dict[str, Path] = field(default_factory=dict)
+    input_files: dict[str, Path] = field(default_factory=dict)
+
+    def artifacts_with_files(
+        self, store: ExperimentStore, component: str
+    ) -> tuple[dict[str, Artifact], dict[str, Artifact]]:
+        """Store the recorded files; return input and output artifacts including them."""
+        inputs, outputs = dict(self.input_artifacts), dict(self.output_artifacts)
+        for files, side in ((self.input_files, inputs), (self.files, outputs)):
+            for name, path in files.items():
+                side[name] = Artifact(store.store_artifact_file(component, path, name), None)
+        return inputs, outputs
 
     def __bool__(self) -> bool:
         return bool(
@@ -93,6 +104,7 @@ class JobBatch:
             or self.input_artifacts
             or self.output_artifacts
             or self.files
+            or self.input_files
         )
 
 
@@ -378,7 +390,7 @@ class SQLiteStore(ExperimentStore):
         *, experiment_name: str | None = None, trial_name: str | None = None
     ) -> tuple[str, list[object]]:
         """A WHERE clause over ``tracking_components c`` with bound parameters."""
-        where, params = "1=1", []
+        where, params = "1=1", list[object]()
         if trial_name is not None:
             where += (
                 " AND c.id IN (SELECT tc.component_id FROM tracking_trial_components tc"
@@ -473,12 +485,7 @@ class SQLiteStore(ExperimentStore):
 
         Raises TrackingError if another ingester moved the offset meanwhile (nothing applied).
         """
-        uris = {
-            name: self.store_artifact_file(trial_component_name, path, name)
-            for name, path in batch.files.items()
-        }
-        outputs = dict(batch.output_artifacts)
-        outputs.update({n: Artifact(u, None) for n, u in uris.items()})
+        inputs, outputs = batch.artifacts_with_files(self, trial_component_name)
         with self.workspace.transaction() as conn:
             comp_id = self._id(conn, "tracking_components", trial_component_name, "component")
             row = conn.execute(
@@ -488,7 +495,7 @@ class SQLiteStore(ExperimentStore):
             if (0 if row is None else int(row[0])) != start:
                 raise TrackingError(f"{file_key}: offset moved by another ingester")
             _insert_points(conn, comp_id, batch.points)
-            self._write_values(conn, comp_id, batch.parameters, batch.input_artifacts, outputs)
+            self._write_values(conn, comp_id, batch.parameters, inputs, outputs)
             conn.execute(
                 "INSERT OR REPLACE INTO tracking_ingest_offsets VALUES (?, ?, ?)",
                 (comp_id, file_key, end),
