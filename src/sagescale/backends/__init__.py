@@ -24,6 +24,7 @@ __all__ = [
     "JobStatus",
     "MetricPoint",
     "StatusTransition",
+    "backend_name",
     "get_backend",
 ]
 
@@ -43,7 +44,7 @@ def get_backend(backend: str | Backend | None = None, **options: Any) -> Backend
     """
     if isinstance(backend, Backend):
         return backend
-    name = backend or os.environ.get(ENV_VAR) or "local"
+    name = backend_name(backend)
     target = BACKENDS.get(name)
     if target is None:
         raise SpecError(
@@ -54,3 +55,8 @@ def get_backend(backend: str | Backend | None = None, **options: Any) -> Backend
     module_name, _, class_name = target.partition(":")
     cls: type[Backend] = getattr(importlib.import_module(module_name), class_name)
     return cls(**options)
+
+
+def backend_name(backend: str | None = None) -> str:
+    """The backend name in force: the argument, then ``SAGESCALE_BACKEND``, then local."""
+    return backend or os.environ.get(ENV_VAR) or "local"

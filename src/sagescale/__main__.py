@@ -1,0 +1,7 @@
+"""``python -m sagescale`` runs the CLI."""
+
+import sys
+
+from sagescale.cli import main
+
+sys.exit(main())
