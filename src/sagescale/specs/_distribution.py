@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
-from sagescale.specs._base import SpecModel
+from sagescale.specs._base import SpecModel, SpecRule
 
 __all__ = [
     "DataParallel",
@@ -65,9 +65,10 @@ class ModelParallel(SpecModel):
     @model_validator(mode="after")
     def _check_partitions(self) -> ModelParallel:
         if self.default_partition >= self.partitions:
-            raise ValueError(
-                f"default_partition ({self.default_partition}) must be less than partitions "
-                f"({self.partitions})"
+            raise SpecRule(
+                f"must be less than partitions ({self.partitions})",
+                field="default_partition",
+                value=self.default_partition,
             )
         return self
 

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime, timezone
+
+from sagescale.errors import SpecError
 
 __all__ = [
     "JOB_NAME_PATTERN",
     "check_experiment_name",
     "check_job_name",
     "check_tuning_job_name",
+    "checked_name",
     "unique_name",
 ]
 
@@ -39,6 +43,14 @@ def check_tuning_job_name(value: str) -> str:
 
 def check_experiment_name(value: str) -> str:
     return _check(value, _EXPERIMENT_NAME, "an experiment name", 120)
+
+
+def checked_name(check: Callable[[str], str], value: str, field: str) -> str:
+    """``check(value)``, its ``ValueError`` raised as a :class:`SpecError` naming ``field``."""
+    try:
+        return check(value)
+    except ValueError as exc:
+        raise SpecError(f"{field} = {value!r}: {exc}", field=field, value=value) from None
 
 
 def unique_name(base: str, *, limit: int = 63, now: datetime | None = None) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
 from sagescale.specs._render import training_parts
@@ -43,7 +44,11 @@ def _definition(
     static.pop("sagemaker_job_name", None)
     objective = definition.objective_metric_name or spec.objective_metric_name
     if job.uses_framework:
-        static["_tuning_objective_metric"] = f'"{objective}"'
+        # What the SageMaker SDK's tuner adds for a Framework estimator (so that its
+        # ``HyperparameterTuner.attach`` can rebuild one); SageMaker itself sets the reserved
+        # ``_tuning_objective_metric``, so it is never sent.
+        static["sagemaker_estimator_class_name"] = json.dumps("PyTorch")
+        static["sagemaker_estimator_module"] = json.dumps("sagemaker.pytorch.estimator")
     metrics = definition.metric_definitions or spec.metric_definitions or job.metric_definitions
     algorithm = parts["AlgorithmSpecification"]
     algorithm.pop("MetricDefinitions", None)

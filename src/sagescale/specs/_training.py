@@ -9,11 +9,11 @@ from typing import Any, Literal
 
 from pydantic import AliasChoices, Field, field_validator, model_validator
 
-from sagescale.specs._base import SpecModel, warn_spec
+from sagescale.specs._base import SpecModel, SpecRule, warn_spec
 from sagescale.specs._catalog import get_instance_type
 from sagescale.specs._distribution import DataParallel, Distribution, ModelParallel
 from sagescale.specs._images import pytorch_image_uri
-from sagescale.specs._names import check_experiment_name, check_job_name
+from sagescale.specs._names import check_experiment_name, check_job_name, checked_name
 
 __all__ = [
     "Channel",
@@ -190,23 +190,30 @@ class TrainingJob(SpecModel):
     @classmethod
     def _hyperparameters(cls, value: dict[str, HyperparameterValue]) -> dict[str, Any]:
         if len(value) > 100:
-            raise ValueError(f"at most 100 hyperparameters are allowed, got {len(value)}")
+            raise SpecRule(f"at most 100 hyperparameters are allowed, got {len(value)}")
         for key, item in value.items():
             if not 1 <= len(key) <= 256:
-                raise ValueError(f"hyperparameter name {key[:40]!r} must be 1-256 characters")
+                raise SpecRule(
+                    f"a hyperparameter name must be 1-256 characters, got {len(key)}", value=key
+                )
             if len(_hp_string(item)) > 2500:
-                raise ValueError(f"hyperparameter {key!r} value must be at most 2500 characters")
+                raise SpecRule(
+                    f"a hyperparameter value must be at most 2500 characters, "
+                    f"got {len(_hp_string(item))}",
+                    field=key,
+                    value=item,
+                )
         return value
 
     @field_validator("inputs")
     @classmethod
     def _inputs(cls, value: dict[str, str | Channel]) -> dict[str, str | Channel]:
         if len(value) > 20:
-            raise ValueError(f"at most 20 input channels are allowed, got {len(value)}")
+            raise SpecRule(f"at most 20 input channels are allowed, got {len(value)}")
         for name in value:
             if not _CHANNEL.fullmatch(name) or len(name) > 64:
-                raise ValueError(
-                    f"channel name {name!r} must be 1-64 letters, digits, '.', '-' or '_'"
+                raise SpecRule(
+                    "a channel name must be 1-64 letters, digits, '.', '-' or '_'", value=name
                 )
         return value
 
@@ -214,29 +221,38 @@ class TrainingJob(SpecModel):
     @classmethod
     def _environment(cls, value: dict[str, str]) -> dict[str, str]:
         if len(value) > 100:
-            raise ValueError(f"at most 100 environment variables are allowed, got {len(value)}")
+            raise SpecRule(f"at most 100 environment variables are allowed, got {len(value)}")
         for key, item in value.items():
             if not re.fullmatch(r"[a-zA-Z_][a-zA-Z0-9_]{0,511}", key):
-                raise ValueError(f"environment variable name {key!r} is not valid")
+                raise SpecRule(
+                    "an environment variable name must match [a-zA-Z_][a-zA-Z0-9_]{0,511}",
+                    value=key,
+                )
             if len(item) > 512:
-                raise ValueError(f"environment variable {key!r} value must be <= 512 characters")
+                raise SpecRule(
+                    "an environment variable value must be at most 512 characters",
+                    field=key,
+                    value=item,
+                )
         return value
 
     @field_validator("tags")
     @classmethod
     def _tags(cls, value: dict[str, str]) -> dict[str, str]:
         if len(value) > 50:
-            raise ValueError(f"at most 50 tags are allowed, got {len(value)}")
+            raise SpecRule(f"at most 50 tags are allowed, got {len(value)}")
         for key, item in value.items():
             if not 1 <= len(key) <= 128 or len(item) > 256:
-                raise ValueError(f"tag {key[:40]!r}: keys are 1-128 and values 0-256 characters")
+                raise SpecRule(
+                    "tag keys are 1-128 and tag values 0-256 characters", field=key, value=item
+                )
         return value
 
     @field_validator("metric_definitions")
     @classmethod
     def _metric_count(cls, value: list[MetricDefinition]) -> list[MetricDefinition]:
         if len(value) > 40:
-            raise ValueError(f"at most 40 metric definitions are allowed, got {len(value)}")
+            raise SpecRule(f"at most 40 metric definitions are allowed, got {len(value)}")
         return value
 
     @field_validator("model_channel_name")
@@ -250,15 +266,22 @@ class TrainingJob(SpecModel):
     @model_validator(mode="after")
     def _cross_field(self) -> TrainingJob:
         if self.image_uri is None and self.entry_point is None:
-            raise ValueError("entry_point is required for a framework job (or give image_uri)")
+            raise SpecRule(
+                "is required for a framework job (or give image_uri)",
+                field="entry_point",
+                value=None,
+            )
         if self.model_uri is not None and self.model_channel_name in self.inputs:
-            raise ValueError(
-                f"model_channel_name {self.model_channel_name!r} clashes with an input channel"
+            raise SpecRule(
+                "clashes with an input channel of the same name",
+                field="model_channel_name",
+                value=self.model_channel_name,
             )
         if self.spot is not None and self.spot.max_wait_seconds < self.max_run_seconds:
-            raise ValueError(
-                f"spot.max_wait_seconds ({self.spot.max_wait_seconds}) must be >= "
-                f"max_run_seconds ({self.max_run_seconds})"
+            raise SpecRule(
+                f"must be >= max_run_seconds ({self.max_run_seconds})",
+                field="spot.max_wait_seconds",
+                value=self.spot.max_wait_seconds,
             )
         if self.spot is not None and self.checkpoint is None:
             warn_spec(
@@ -339,7 +362,7 @@ class TrainingJob(SpecModel):
 
         return render_training_job(
             self,
-            job_name=check_job_name(job_name),
+            job_name=checked_name(check_job_name, job_name, "job_name"),
             region=region,
             role=role,
             submit_directory=submit_directory,
@@ -376,35 +399,52 @@ def _check_smddp(job: TrainingJob) -> None:
             if job.instance_type.startswith("ml.p5")
             else ""
         )
-        raise ValueError(
-            f"distribution.engine smddp is not supported on instance_type "
-            f"{job.instance_type!r}{hint}: supported are {', '.join(sorted(SMDDP_INSTANCES))}"
+        raise SpecRule(
+            f"distribution engine smddp runs only on {', '.join(sorted(SMDDP_INSTANCES))}{hint}",
+            field="instance_type",
+            value=job.instance_type,
         )
-    if job.gpus_per_instance * job.instance_count < 2:
-        raise ValueError("distribution.engine smddp needs more than one GPU in total")
+    total = job.gpus_per_instance * job.instance_count
+    if total < 2:
+        raise SpecRule(
+            f"distribution engine smddp needs more than one GPU in total, {job.instance_count} "
+            f"x {job.instance_type} has {total}",
+            field="instance_count",
+            value=job.instance_count,
+        )
 
 
 def _check_model_parallel(job: TrainingJob, dist: ModelParallel) -> None:
     info = get_instance_type(job.instance_type)
     if info is not None and info.gpus == 0:
-        raise ValueError(
-            f"model_parallel needs a GPU instance_type, {job.instance_type!r} has no GPU"
+        raise SpecRule(
+            "distribution type model_parallel needs a GPU instance type",
+            field="instance_type",
+            value=job.instance_type,
         )
     per_host = job.processes_per_host()
     if info is not None and per_host > info.gpus:
-        raise ValueError(
-            f"distribution.processes_per_host ({per_host}) must be <= the GPUs of "
-            f"{job.instance_type} ({info.gpus})"
+        raise SpecRule(
+            f"must be <= the GPUs per instance of {job.instance_type} ({info.gpus})",
+            field="distribution.processes_per_host",
+            value=per_host,
         )
     total = per_host * job.instance_count
     group = dist.partitions * dist.tensor_parallel_degree
     if total % group:
-        raise ValueError(
+        raise SpecRule(
             f"total processes ({total} = {per_host} per host x {job.instance_count} hosts) must "
-            f"be divisible by partitions x tensor_parallel_degree ({group})"
+            f"be divisible by partitions x tensor_parallel_degree ({dist.partitions} x "
+            f"{dist.tensor_parallel_degree} = {group})",
+            field="distribution.partitions",
+            value=dist.partitions,
         )
     if dist.tensor_parallel_degree > 1 and not dist.ddp:
-        raise ValueError("distribution.tensor_parallel_degree > 1 needs ddp: true")
+        raise SpecRule(
+            "tensor_parallel_degree > 1 needs ddp: true",
+            field="distribution.tensor_parallel_degree",
+            value=dist.tensor_parallel_degree,
+        )
 
 
 def distribution_hyperparameters(job: TrainingJob) -> dict[str, Any]:
@@ -421,12 +461,16 @@ def distribution_hyperparameters(job: TrainingJob) -> dict[str, Any]:
             out["sagemaker_torch_distributed_enabled"] = True
         return out
     if isinstance(dist, ModelParallel):
+        # {"smdistributed": {"modelparallel": ...}, "mpi": ...}: the SDK's smdistributed
+        # branch also sends sagemaker_distributed_dataparallel_enabled = false.
         out["sagemaker_mpi_enabled"] = True
         out["sagemaker_mpi_num_of_processes_per_host"] = job.processes_per_host()
         out["sagemaker_mpi_custom_mpi_options"] = dist.custom_mpi_options
         out["mp_parameters"] = dist.mp_parameters()
+        out["sagemaker_distributed_dataparallel_enabled"] = False
         return out
     out["sagemaker_torch_distributed_enabled"] = True
     if dist.smp is not None:
         out["mp_parameters"] = dist.smp.parameters()
+        out["sagemaker_distributed_dataparallel_enabled"] = False
     return out

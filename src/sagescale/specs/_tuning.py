@@ -9,8 +9,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from sagescale.specs._base import SpecModel, warn_spec
-from sagescale.specs._names import check_tuning_job_name
+from sagescale.specs._base import SpecModel, SpecRule, warn_spec
+from sagescale.specs._names import check_tuning_job_name, checked_name
 from sagescale.specs._training import MetricDefinition, TrainingJob
 
 __all__ = [
@@ -36,9 +36,11 @@ class _NumericRange(SpecModel):
 
     def _check_bounds(self, low: float, high: float) -> None:
         if not low < high:
-            raise ValueError(f"min_value ({low}) must be less than max_value ({high})")
+            raise SpecRule(f"must be less than max_value ({high})", field="min_value", value=low)
         if self.scaling_type == "Logarithmic" and low <= 0:
-            raise ValueError(f"scaling_type Logarithmic needs min_value > 0, got {low}")
+            raise SpecRule(
+                "scaling_type Logarithmic needs min_value > 0", field="min_value", value=low
+            )
         if self.scaling_type == "Linear" and low > 0 and high / low >= 1000:
             warn_spec(
                 f"linear range [{low}, {high}] spans {math.log10(high / low):.1f} orders of "
@@ -68,7 +70,11 @@ class IntegerParameter(_NumericRange):
     @model_validator(mode="after")
     def _bounds(self) -> IntegerParameter:
         if self.scaling_type == "ReverseLogarithmic":
-            raise ValueError("scaling_type ReverseLogarithmic is only for continuous ranges")
+            raise SpecRule(
+                "ReverseLogarithmic is only for continuous ranges",
+                field="scaling_type",
+                value=self.scaling_type,
+            )
         self._check_bounds(self.min_value, self.max_value)
         return self
 
@@ -85,16 +91,16 @@ class ContinuousParameter(_NumericRange):
 
     @model_validator(mode="after")
     def _bounds(self) -> ContinuousParameter:
-        if not (math.isfinite(self.min_value) and math.isfinite(self.max_value)):
-            raise ValueError("min_value and max_value must be finite")
+        for field in ("min_value", "max_value"):
+            if not math.isfinite(getattr(self, field)):
+                raise SpecRule("must be finite", field=field, value=getattr(self, field))
         self._check_bounds(self.min_value, self.max_value)
-        if self.scaling_type == "ReverseLogarithmic" and not (
-            self.min_value >= 0 and self.max_value < 1
-        ):
-            raise ValueError(
-                "scaling_type ReverseLogarithmic needs 0 <= min_value and max_value < 1, got "
-                f"[{self.min_value}, {self.max_value}]"
-            )
+        if self.scaling_type == "ReverseLogarithmic":
+            rule = "scaling_type ReverseLogarithmic needs 0 <= min_value and max_value < 1"
+            if self.min_value < 0:
+                raise SpecRule(rule, field="min_value", value=self.min_value)
+            if self.max_value >= 1:
+                raise SpecRule(rule, field="max_value", value=self.max_value)
         return self
 
     def bounds(self) -> tuple[float, float]:
@@ -111,11 +117,11 @@ class CategoricalParameter(SpecModel):
     @classmethod
     def _values(cls, value: list[str | int | float | bool]) -> list[str | int | float | bool]:
         if len(value) > MAX_CATEGORICAL_VALUES:
-            raise ValueError(
+            raise SpecRule(
                 f"at most {MAX_CATEGORICAL_VALUES} categorical values are allowed, got {len(value)}"
             )
         if len({json.dumps(v) for v in value}) != len(value):
-            raise ValueError("values must be distinct")
+            raise SpecRule("values must be distinct")
         return value
 
     def request_range(self, name: str, *, json_encode: bool) -> dict[str, Any]:
@@ -171,9 +177,10 @@ class HyperbandConfig(SpecModel):
     @model_validator(mode="after")
     def _order(self) -> HyperbandConfig:
         if self.min_resource >= self.max_resource:
-            raise ValueError(
-                f"min_resource ({self.min_resource}) must be less than max_resource "
-                f"({self.max_resource})"
+            raise SpecRule(
+                f"must be less than max_resource ({self.max_resource})",
+                field="min_resource",
+                value=self.min_resource,
             )
         return self
 
@@ -223,24 +230,34 @@ class TuningJob(SpecModel):
 
     def _check_definitions(self) -> None:
         if (self.training_job is None) == (self.training_jobs is None):
-            raise ValueError("give exactly one of training_job or training_jobs")
+            raise SpecRule(
+                "give exactly one of training_job or training_jobs",
+                field="training_job",
+                value=self.training_job,
+            )
         if self.training_jobs is not None:
             if not 1 <= len(self.training_jobs) <= 10:
-                raise ValueError(
-                    f"training_jobs takes 1-10 definitions, got {len(self.training_jobs)}"
+                raise SpecRule(
+                    f"takes 1-10 training job definitions, got {len(self.training_jobs)}",
+                    field="training_jobs",
+                    value=sorted(self.training_jobs),
                 )
             if self.hyperparameter_ranges:
-                raise ValueError(
-                    "with training_jobs, put hyperparameter_ranges inside each definition"
+                raise SpecRule(
+                    "with training_jobs, put hyperparameter_ranges inside each definition",
+                    field="hyperparameter_ranges",
+                    value=sorted(self.hyperparameter_ranges),
                 )
         elif not self.hyperparameter_ranges:
-            raise ValueError("hyperparameter_ranges needs at least one range")
+            raise SpecRule("needs at least one range", field="hyperparameter_ranges", value={})
 
     def _check_ranges(self, definition: str | None, ranges: dict[str, Any]) -> None:
         where = f"training_jobs.{definition}." if definition else ""
         if len(ranges) > MAX_RANGES:
-            raise ValueError(
-                f"{where}hyperparameter_ranges: at most {MAX_RANGES}, got {len(ranges)}"
+            raise SpecRule(
+                f"at most {MAX_RANGES} ranges are allowed, got {len(ranges)}",
+                field=f"{where}hyperparameter_ranges",
+                value=sorted(ranges),
             )
         if len(ranges) > ADVISED_MAX_RANGES:
             warn_spec(
@@ -249,20 +266,36 @@ class TuningJob(SpecModel):
             )
 
     def _check_strategy(self) -> None:
-        all_ranges = [r for rs in self.ranges_by_definition().values() for r in rs.values()]
         if self.strategy == "Grid":
-            if any(not isinstance(r, CategoricalParameter) for r in all_ranges):
-                raise ValueError("strategy Grid takes categorical ranges only")
-            combos = self.grid_size()
-            if self.max_jobs is not None and self.max_jobs != combos:
-                raise ValueError(
-                    f"strategy Grid needs max_jobs equal to the number of combinations "
-                    f"({combos}), got {self.max_jobs}"
-                )
+            self._check_grid()
         if self.strategy == "Hyperband" and self.early_stopping_type != "Off":
-            raise ValueError("early_stopping_type must be Off with strategy Hyperband")
+            raise SpecRule(
+                "must be Off with strategy Hyperband",
+                field="early_stopping_type",
+                value=self.early_stopping_type,
+            )
         if self.hyperband is not None and self.strategy != "Hyperband":
-            raise ValueError("hyperband settings need strategy Hyperband")
+            raise SpecRule(
+                "hyperband settings need strategy Hyperband", field="strategy", value=self.strategy
+            )
+
+    def _check_grid(self) -> None:
+        for definition, ranges in self.ranges_by_definition().items():
+            where = f"training_jobs.{definition}." if definition else ""
+            for name, rng in ranges.items():
+                if not isinstance(rng, CategoricalParameter):
+                    raise SpecRule(
+                        "strategy Grid takes categorical ranges only",
+                        field=f"{where}hyperparameter_ranges.{name}.type",
+                        value=rng.type,
+                    )
+        combos = self.grid_size()
+        if self.max_jobs is not None and self.max_jobs != combos:
+            raise SpecRule(
+                f"strategy Grid needs max_jobs equal to the number of combinations ({combos})",
+                field="max_jobs",
+                value=self.max_jobs,
+            )
 
     # ---- derived values ----------------------------------------------------------------
     def definitions(self) -> dict[str | None, AlgorithmDefinition]:
@@ -321,7 +354,7 @@ class TuningJob(SpecModel):
 
         return render_tuning_job(
             self,
-            tuning_job_name=check_tuning_job_name(tuning_job_name),
+            tuning_job_name=checked_name(check_tuning_job_name, tuning_job_name, "tuning_job_name"),
             region=region,
             role=role,
             submit_directory=submit_directory,
