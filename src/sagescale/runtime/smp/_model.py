@@ -1,0 +1,629 @@
+"""``DistributedModel``, ``DistributedOptimizer`` and ``@step`` on plain PyTorch.
+
+A call of an ``@step`` function splits its tensor arguments into ``microbatches`` along
+dimension 0 and runs the function once per microbatch. With ``partitions > 1`` the model's
+ordered blocks are cut into pipeline stages (automatically at the first call, or by manual
+placement) and run by a ``torch.distributed.pipelining`` schedule: ``pipeline: simple`` →
+GPipe, ``interleaved`` → interleaved 1F1B (two stages per process when there are enough
+blocks, else 1F1B). The user function runs on the last stage, where ``model(...)`` returns
+the pipeline's output for the microbatch; its return values reach every stage.
+
+Gradients are the mean over microbatches (equal to one pass over the whole batch) and,
+with ``ddp: true``, over data-parallel replicas.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TypeVar, overload
+
+import torch
+import torch.distributed as _dist
+from torch import nn
+from torch.distributed.pipelining import (
+    PipelineStage,
+    Schedule1F1B,
+    ScheduleGPipe,
+    ScheduleInterleaved1F1B,
+)
+from torch.distributed.pipelining.stage import _PipelineStageBase
+
+from sagescale.errors import SpecError
+from sagescale.runtime.smp import _state
+from sagescale.runtime.smp._partition import (
+    balanced_split,
+    block_costs,
+    manual_split,
+    ordered_blocks,
+)
+from sagescale.runtime.smp._state import CommGroup, Mesh
+
+__all__ = [
+    "DistributedModel",
+    "DistributedOptimizer",
+    "StepOutput",
+    "partition",
+    "set_partition",
+    "step",
+]
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+# -- manual placement ------------------------------------------------------------------
+
+_placement: dict[int, int] = {}
+_active_partition: list[int] = []
+
+
+def _on_register(module: nn.Module, name: str, submodule: nn.Module | None) -> None:
+    if _active_partition and submodule is not None:
+        _placement.setdefault(id(submodule), _active_partition[-1])
+
+
+_hook_handle: Any = None
+
+
+@contextlib.contextmanager
+def partition(index: int) -> Iterator[None]:
+    """Modules assigned as attributes inside this block go to partition ``index``."""
+    global _hook_handle
+    if _hook_handle is None:
+        _hook_handle = nn.modules.module.register_module_module_registration_hook(_on_register)
+    _active_partition.append(index)
+    try:
+        yield
+    finally:
+        _active_partition.pop()
+
+
+def set_partition(module: nn.Module, index: int) -> None:
+    """Place ``module`` (a block of the model) on partition ``index``."""
+    _placement[id(module)] = index
+
+
+def _assigned(block: nn.Module) -> int | None:
+    if id(block) in _placement:
+        return _placement[id(block)]
+    for sub in block.modules():
+        if id(sub) in _placement:
+            return _placement[id(sub)]
+    return None
+
+
+# -- step outputs ----------------------------------------------------------------------
+
+
+class StepOutput(Sequence[Any]):
+    """The values one ``@step`` output took in each microbatch."""
+
+    def __init__(self, outputs: Sequence[Any]) -> None:
+        self.outputs = list(outputs)
+
+    def __len__(self) -> int:
+        return len(self.outputs)
+
+    @overload
+    def __getitem__(self, index: int) -> Any: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[Any]: ...
+    def __getitem__(self, index: int | slice) -> Any:
+        return self.outputs[index]
+
+    def __repr__(self) -> str:
+        return f"StepOutput({self.outputs!r})"
+
+    def _tensors(self) -> list[torch.Tensor]:
+        return [torch.as_tensor(o) for o in self.outputs]
+
+    def reduce_mean(self) -> torch.Tensor:
+        """Mean over microbatches."""
+        return torch.stack(self._tensors()).mean(dim=0)
+
+    def reduce_sum(self) -> torch.Tensor:
+        return torch.stack(self._tensors()).sum(dim=0)
+
+    def concat(self) -> torch.Tensor:
+        """The microbatch outputs concatenated along dimension 0 (the whole batch)."""
+        return torch.cat(self._tensors(), dim=0)
+
+    def stack(self) -> torch.Tensor:
+        return torch.stack(self._tensors())
+
+
+def _detach(value: Any) -> Any:
+    if isinstance(value, torch.Tensor):
+        local = value.to_local() if hasattr(value, "to_local") else value
+        return local.detach()
+    if isinstance(value, tuple):
+        return tuple(_detach(v) for v in value)
+    if isinstance(value, list):
+        return [_detach(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _detach(v) for k, v in value.items()}
+    return value
+
+
+def _collect(results: list[Any]) -> Any:
+    if results and isinstance(results[0], tuple):
+        return tuple(StepOutput(list(col)) for col in zip(*results, strict=True))
+    return StepOutput(results)
+
+
+# -- the step context ------------------------------------------------------------------
+
+
+class _Context:
+    """What ``model(...)`` and ``model.backward(loss)`` do inside one microbatch."""
+
+    def __init__(self, forward: Callable[..., Any], scale: float) -> None:
+        self._forward = forward
+        self._scale = scale
+        self.loss: torch.Tensor | None = None
+        self.backward_called = False
+
+    def forward(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        return self._forward(*args, **kwargs)
+
+    def backward(self, loss: torch.Tensor) -> None:
+        self.backward_called = True
+        self.loss = loss
+
+
+class _LocalContext(_Context):
+    def backward(self, loss: torch.Tensor) -> None:
+        super().backward(loss)
+        (loss * self._scale).backward()  # type: ignore[no-untyped-call]
+
+
+class _Captured(Exception):
+    def __init__(self, args: tuple[Any, ...]) -> None:
+        super().__init__("captured")
+        self.args = args
+
+
+def _capture(*args: Any, **kwargs: Any) -> Any:
+    if kwargs:
+        raise SpecError(
+            "model(...) inside @step: keyword arguments are not supported by the pipeline "
+            "fallback; pass tensors positionally",
+            field="model",
+        )
+    raise _Captured(args)
+
+
+_local = threading.local()
+
+
+def _context() -> _Context | None:
+    return getattr(_local, "context", None)
+
+
+@contextlib.contextmanager
+def _use(context: _Context) -> Iterator[_Context]:
+    previous = _context()
+    _local.context = context
+    try:
+        yield context
+    finally:
+        _local.context = previous
+
+
+# -- the model -------------------------------------------------------------------------
+
+
+class DistributedModel(nn.Module):
+    """Wraps the user's model; mirrors ``smp.DistributedModel``."""
+
+    def __init__(self, module: nn.Module) -> None:
+        super().__init__()
+        self.mesh: Mesh = _state.require()
+        self.module = module.to(self.mesh.device)
+        self._sync_initial_weights()
+        self._stages: list[_PipelineStageBase] | None = None
+        self._schedule: Any = None
+        self.stage_of_block: list[int] | None = None
+        self._owned: list[nn.Module] = [self.module]
+        if self.mesh.tp_size > 1:
+            _apply_tensor_parallel(self.module, self.mesh)
+        _registry["model"] = self
+
+    def _sync_initial_weights(self) -> None:
+        """Every process starts from global rank 0's weights."""
+        with torch.no_grad():
+            for tensor in [*self.module.parameters(), *self.module.buffers()]:
+                _dist.broadcast(tensor.data, src=0)
+
+    # forward / backward inside @step
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        context = _context()
+        if context is not None:
+            return context.forward(args, kwargs)
+        if self.mesh.pp_size > 1:
+            raise SpecError(
+                "a pipelined DistributedModel runs inside an @smp.step function",
+                field="model",
+            )
+        return self.module(*args, **kwargs)
+
+    def backward(self, loss: torch.Tensor) -> None:
+        """Backward of one microbatch's loss (call inside ``@smp.step``)."""
+        context = _context()
+        if context is None:
+            raise SpecError("model.backward(loss) is called inside an @smp.step function")
+        context.backward(loss)
+
+    # parameters this process owns
+    def local_modules(self) -> list[nn.Module]:
+        return list(self._owned)
+
+    def local_parameters(self) -> list[nn.Parameter]:
+        seen: dict[int, nn.Parameter] = {}
+        for owned in self._owned:
+            for p in owned.parameters():
+                seen.setdefault(id(p), p)
+        return list(seen.values())
+
+    def _local_keys(self) -> set[str]:
+        owned = {id(p) for m in self._owned for p in [*m.parameters(), *m.buffers()]}
+        named = [*self.module.named_parameters(), *self.module.named_buffers()]
+        return {name for name, t in named if id(t) in owned}
+
+    def local_state_dict(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        """This process's partition (under tensor parallelism: its slices)."""
+        full = self.module.state_dict()
+        keys = self._local_keys()
+        return {k: _detach(v) for k, v in full.items() if k in keys}
+
+    def state_dict(self, *args: Any, **kwargs: Any) -> dict[str, Any]:  # type: ignore[override]
+        """The whole model's state with the original module's keys, on every process."""
+        full = {k: _full(v) for k, v in self.module.state_dict().items()}
+        if self.mesh.pp_size == 1:
+            return full
+        local = {k: full[k].cpu() for k in self._local_keys()}
+        parts: list[Any] = [None] * self.mesh.pp_size
+        _dist.all_gather_object(parts, local, group=self.mesh.group(CommGroup.PP_GROUP))
+        merged: dict[str, Any] = {}
+        for part in parts:
+            merged.update(part)
+        return {k: merged[k].to(full[k].device) for k in full}
+
+    def load_state_dict(  # type: ignore[override]
+        self, state_dict: dict[str, Any], strict: bool = True, assign: bool = False
+    ) -> Any:
+        """Load a whole-model state (or, with ``strict=False``, a partition's)."""
+        return _load_into(self.module, state_dict, strict)
+
+    # the pipeline
+    def _build_pipeline(self, inputs: tuple[Any, ...], n_mb: int) -> None:
+        mesh = self.mesh
+        blocks = ordered_blocks(self.module)
+        sample = tuple(torch.tensor_split(t, n_mb)[0] for t in inputs)
+        chunks = self._virtual_stages(len(blocks))
+        total = mesh.pp_size * chunks
+        self.stage_of_block = self._plan(blocks, sample[0] if len(sample) == 1 else sample, total)
+        self._owned, self._stages = [], []
+        for sid in range(mesh.pp_rank, total, mesh.pp_size):
+            stage_module = nn.Sequential(
+                *[b for b, s in zip(blocks, self.stage_of_block, strict=True) if s == sid]
+            )
+            self._owned.append(stage_module)
+            self._stages.append(
+                PipelineStage(
+                    stage_module,
+                    sid,
+                    total,
+                    mesh.device,
+                    group=mesh.group(CommGroup.PP_GROUP),
+                )
+            )
+
+    def _plan(self, blocks: list[nn.Module], sample: Any, stages: int) -> list[int]:
+        """Stage of each block: manual placement, or balanced costs computed on rank 0."""
+        mesh, settings = self.mesh, self.mesh.settings
+        if not settings.auto_partition:
+            assigned = [_assigned(b) for b in blocks]
+            return manual_split(assigned, mesh.pp_size, settings.default_partition)
+        plan: list[Any] = [None]
+        if mesh.rank == 0:
+            costs = block_costs(blocks, sample, memory_weight=settings.effective_memory_weight)
+            plan[0] = balanced_split(costs, stages)
+        _dist.broadcast_object_list(plan, src=0)
+        return list(plan[0])
+
+    def _virtual_stages(self, n_blocks: int) -> int:
+        """Two stages per process for the interleaved schedule when there are enough blocks
+        (and placement is automatic); one otherwise."""
+        settings = self.mesh.settings
+        interleave = settings.pipeline == "interleaved" and settings.auto_partition
+        return 2 if interleave and n_blocks >= 2 * self.mesh.pp_size else 1
+
+    def _get_schedule(self, loss_fn: Callable[..., Any], n_mb: int) -> Any:
+        assert self._stages is not None
+        if self.mesh.settings.pipeline == "simple":
+            return ScheduleGPipe(self._stages[0], n_mb, loss_fn=loss_fn, scale_grads=True)
+        if len(self._stages) > 1:
+            try:
+                return ScheduleInterleaved1F1B(
+                    self._stages, n_mb, loss_fn=loss_fn, scale_grads=True
+                )
+            except ValueError:
+                pass
+        return Schedule1F1B(self._stages[0], n_mb, loss_fn=loss_fn, scale_grads=True)
+
+
+def _full(value: Any) -> Any:
+    return value.full_tensor() if hasattr(value, "full_tensor") else value
+
+
+def _load_into(module: nn.Module, state: dict[str, Any], strict: bool) -> Any:
+    own = module.state_dict()
+    converted = {}
+    for key, value in state.items():
+        target = own.get(key)
+        if target is not None and hasattr(target, "device_mesh") and not hasattr(value, "to_local"):
+            from torch.distributed.tensor import distribute_tensor
+
+            value = distribute_tensor(value, target.device_mesh, target.placements)
+        converted[key] = value
+    return module.load_state_dict(converted, strict=strict)
+
+
+_registry: dict[str, DistributedModel] = {}
+
+
+# -- tensor parallel -------------------------------------------------------------------
+
+_ELEMENTWISE = (nn.ReLU, nn.GELU, nn.SiLU, nn.Tanh, nn.Sigmoid, nn.Dropout, nn.Identity)
+
+
+def _apply_tensor_parallel(module: nn.Module, mesh: Mesh) -> None:
+    """Colwise/rowwise pairs of Linear layers separated only by elementwise layers."""
+    from torch.distributed.tensor.parallel import (
+        ColwiseParallel,
+        RowwiseParallel,
+        parallelize_module,
+    )
+
+    assert mesh.device_mesh is not None
+    plan: dict[str, Any] = {}
+    for name, seq in module.named_modules():
+        if not isinstance(seq, nn.Sequential):
+            continue
+        children = list(seq.named_children())
+        i = 0
+        while i < len(children):
+            j = i + 1
+            while j < len(children) and isinstance(children[j][1], _ELEMENTWISE):
+                j += 1
+            first, second = children[i][1], children[j][1] if j < len(children) else None
+            if isinstance(first, nn.Linear) and isinstance(second, nn.Linear):
+                prefix = f"{name}." if name else ""
+                plan[prefix + children[i][0]] = ColwiseParallel()
+                plan[prefix + children[j][0]] = RowwiseParallel()
+                i = j + 1
+            else:
+                i += 1
+    if not plan:
+        raise SpecError(
+            "tensor_parallel_degree > 1: the model has no pair of nn.Linear layers in an "
+            "nn.Sequential (separated only by elementwise layers) to split",
+            field="mp_parameters.tensor_parallel_degree",
+        )
+    parallelize_module(module, mesh.device_mesh["tp"], plan)
+
+
+# -- the optimizer ---------------------------------------------------------------------
+
+
+class DistributedOptimizer:
+    """Wraps an optimizer built on ``model.parameters()``; mirrors
+    ``smp.DistributedOptimizer``. Parameters other processes own get no gradient and are
+    left alone by the wrapped optimizer."""
+
+    def __init__(self, optimizer: torch.optim.Optimizer) -> None:
+        self.optimizer = optimizer
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.optimizer, name)
+
+    @property
+    def param_groups(self) -> list[dict[str, Any]]:
+        return self.optimizer.param_groups
+
+    def step(self, closure: Callable[[], float] | None = None) -> Any:
+        return self.optimizer.step(closure)
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        self.optimizer.zero_grad(set_to_none=set_to_none)
+
+    def state_dict(self) -> dict[str, Any]:
+        return self.optimizer.state_dict()
+
+    local_state_dict = state_dict
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.optimizer.load_state_dict(state_dict)
+
+
+# -- @step -----------------------------------------------------------------------------
+
+
+def step(fn: _F) -> _F:
+    """Run ``fn`` once per microbatch (pipelined when there are partitions); every output
+    becomes a :class:`StepOutput`."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        model = _registry.get("model")
+        mesh = _state.require()
+        n_mb = mesh.settings.microbatches
+        if mesh.tp_size > 1:
+            args, kwargs = _gather_tp(args, kwargs, mesh)
+        chunks = _split(args, kwargs, n_mb)
+        if model is None or mesh.pp_size == 1:
+            results, backward = _run_local(fn, model, chunks, n_mb)
+        else:
+            results, backward = _run_pipeline(fn, model, args, kwargs, chunks, n_mb)
+        if backward and model is not None and mesh.rdp_size > 1:
+            _average_gradients(model, mesh)
+        return _collect(results)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _batch_size(args: tuple[Any, ...], kwargs: dict[str, Any]) -> int | None:
+    for value in [*args, *kwargs.values()]:
+        if isinstance(value, torch.Tensor) and value.dim() > 0:
+            return int(value.shape[0])
+    return None
+
+
+def _split(
+    args: tuple[Any, ...], kwargs: dict[str, Any], n_mb: int
+) -> list[tuple[tuple[Any, ...], dict[str, Any]]]:
+    batch = _batch_size(args, kwargs)
+    if batch is None or n_mb == 1:
+        return [(args, kwargs)] * n_mb if batch is not None else [(args, kwargs)]
+    if batch % n_mb != 0:
+        raise SpecError(
+            f"batch size {batch}: must be divisible by mp_parameters.microbatches={n_mb}",
+            field="mp_parameters.microbatches",
+            value=n_mb,
+        )
+
+    def piece(value: Any, i: int) -> Any:
+        if isinstance(value, torch.Tensor) and value.dim() > 0 and value.shape[0] == batch:
+            return torch.tensor_split(value, n_mb)[i]
+        return value
+
+    return [
+        (tuple(piece(a, i) for a in args), {k: piece(v, i) for k, v in kwargs.items()})
+        for i in range(n_mb)
+    ]
+
+
+def _run_local(
+    fn: Callable[..., Any],
+    model: DistributedModel | None,
+    chunks: list[tuple[tuple[Any, ...], dict[str, Any]]],
+    n_mb: int,
+) -> tuple[list[Any], bool]:
+    forward = model.module if model is not None else _no_model
+    results, backward = [], False
+    for args, kwargs in chunks:
+        with _use(_LocalContext(forward, 1.0 / len(chunks))) as ctx:
+            results.append(_detach(fn(*args, **kwargs)))
+        backward = backward or ctx.backward_called
+    return results, backward
+
+
+def _no_model(*args: Any, **kwargs: Any) -> Any:
+    raise SpecError("@smp.step: create smp.DistributedModel(model) first", field="model")
+
+
+def _run_pipeline(
+    fn: Callable[..., Any],
+    model: DistributedModel,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    chunks: list[tuple[tuple[Any, ...], dict[str, Any]]],
+    n_mb: int,
+) -> tuple[list[Any], bool]:
+    mesh = model.mesh
+    try:
+        with _use(_Context(_capture, 1.0)):
+            fn(*args, **kwargs)
+        raise SpecError("@smp.step: the function never calls the model", field="step")
+    except _Captured as captured:
+        inputs = tuple(a.to(mesh.device) for a in captured.args)
+    if model._stages is None:
+        model._build_pipeline(inputs, n_mb)
+    results: dict[int, Any] = {}
+    called = [False]
+
+    def loss_fn(output: Any, target: torch.Tensor) -> torch.Tensor:
+        index = int(target.reshape(-1)[0])
+        m_args, m_kwargs = chunks[index]
+        with _use(_Context(lambda *a, **k: output, 1.0)) as ctx:
+            results[index] = _detach(fn(*m_args, **m_kwargs))
+        called[0] = called[0] or ctx.backward_called
+        if ctx.loss is not None:
+            return ctx.loss
+        return _zero_like(output)
+
+    schedule = model._get_schedule(loss_fn, n_mb)
+    is_first, is_last = mesh.pp_rank == 0, mesh.pp_rank == mesh.pp_size - 1
+    step_args = inputs if is_first else ()
+    target = torch.arange(n_mb, device=mesh.device) if is_last else None
+    if torch.is_grad_enabled():
+        schedule.step(*step_args, target=target)
+    else:
+        schedule.eval(*step_args, target=target)
+    return _share_results(mesh, results, called[0], n_mb)
+
+
+def _zero_like(output: Any) -> torch.Tensor:
+    first = output[0] if isinstance(output, (tuple, list)) else output
+    zero: torch.Tensor = (first * 0).sum()
+    return zero
+
+
+def _share_results(
+    mesh: Mesh, results: dict[int, Any], called: bool, n_mb: int
+) -> tuple[list[Any], bool]:
+    """The last stage's per-microbatch returns, sent to every stage of the pipeline."""
+    group = mesh.group(CommGroup.PP_GROUP)
+    last = mesh.group_ranks(CommGroup.PP_GROUP)[-1]
+    payload: list[Any] = [None]
+    if mesh.pp_rank == mesh.pp_size - 1:
+        payload[0] = ([_to_cpu(results[i]) for i in range(n_mb)], called)
+    _dist.broadcast_object_list(payload, src=last, group=group)
+    values, backward = payload[0]
+    return [_to_device(v, mesh.device) for v in values], bool(backward)
+
+
+def _to_cpu(value: Any) -> Any:
+    if isinstance(value, torch.Tensor):
+        return value.cpu()
+    if isinstance(value, (tuple, list)):
+        return type(value)(_to_cpu(v) for v in value)
+    return value
+
+
+def _to_device(value: Any, device: torch.device) -> Any:
+    if isinstance(value, torch.Tensor):
+        return value.to(device)
+    if isinstance(value, (tuple, list)):
+        return type(value)(_to_device(v, device) for v in value)
+    return value
+
+
+def _gather_tp(
+    args: tuple[Any, ...], kwargs: dict[str, Any], mesh: Mesh
+) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """Tensor-parallel ranks read different samples (SMP's dp spans them): the slices of
+    one replica run on the concatenation of their batches."""
+    group = mesh.group(CommGroup.TP_GROUP)
+    batch = _batch_size(args, kwargs)
+
+    def gather(value: Any) -> Any:
+        if isinstance(value, torch.Tensor) and value.dim() > 0 and value.shape[0] == batch:
+            parts = [torch.empty_like(value) for _ in range(mesh.tp_size)]
+            _dist.all_gather(parts, value.contiguous(), group=group)
+            return torch.cat(parts, dim=0)
+        return value
+
+    return tuple(gather(a) for a in args), {k: gather(v) for k, v in kwargs.items()}
+
+
+def _average_gradients(model: DistributedModel, mesh: Mesh) -> None:
+    group = mesh.group(CommGroup.RDP_GROUP)
+    for p in model.local_parameters():
+        if p.grad is None:
+            continue
+        grad = p.grad.to_local() if hasattr(p.grad, "to_local") else p.grad
+        _dist.all_reduce(grad, group=group)
+        grad.div_(mesh.rdp_size)

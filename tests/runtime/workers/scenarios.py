@@ -1,0 +1,202 @@
+"""Multi-process scenarios for tests/runtime, run under ``torchrun``.
+
+``python -m torch.distributed.run --standalone --nproc_per_node N scenarios.py OUT NAME...``
+runs each named scenario in one process group and writes, per rank, a JSON file
+``OUT/<name>-rank<r>.json`` with the measured differences against a single-process
+reference computed in the same process.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.distributed as torch_dist
+import torch.nn.functional as F
+from torch import nn
+
+import sagescale.runtime.dist as dist
+import sagescale.runtime.smp as smp
+from sagescale.runtime import load_latest_checkpoint, save_checkpoint
+from sagescale.runtime.smp import _model, _state
+
+
+def mlp(blocks: int = 4, width: int = 8) -> nn.Sequential:
+    torch.manual_seed(0)
+    layers: list[nn.Module] = []
+    for _ in range(blocks):
+        layers.append(nn.Sequential(nn.Linear(width, width), nn.Tanh()))
+    return nn.Sequential(*layers)
+
+
+def batches(n: int, size: int, width: int = 8, seed: int = 1) -> list[tuple[torch.Tensor, ...]]:
+    g = torch.Generator().manual_seed(seed)
+    return [(torch.randn(size, width, generator=g), torch.randn(size, width, generator=g))
+            for _ in range(n)]
+
+
+def max_diff(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> float:
+    assert a.keys() == b.keys(), (sorted(a), sorted(b))
+    return max(float((a[k].float() - b[k].float()).abs().max()) for k in a)
+
+
+def reset_smp(config: dict[str, Any]) -> None:
+    _state.current = None
+    _model._registry.clear()
+    smp.init(config)
+
+
+# -- data parallel ---------------------------------------------------------------------
+
+
+def scenario_ddp() -> dict[str, Any]:
+    dist.init_process_group()
+    world, rank = dist.get_world_size(), dist.get_rank()
+    reference = mlp()
+    model = dist.DDP(copy.deepcopy(reference))
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    ref_opt = torch.optim.SGD(reference.parameters(), lr=0.1)
+    per = dist.scale_batch_size(8 * world, threshold=1)
+    for x, y in batches(3, per * world):
+        opt.zero_grad()
+        xs, ys = x.chunk(world)[rank], y.chunk(world)[rank]
+        F.mse_loss(model(xs), ys).backward()
+        opt.step()
+        ref_opt.zero_grad()
+        F.mse_loss(reference(x), y).backward()
+        ref_opt.step()
+    return {"param_diff": max_diff(model.module.state_dict(), reference.state_dict()),
+            "per_device": per}
+
+
+# -- pipeline --------------------------------------------------------------------------
+
+
+@smp.step
+def train_step(model: Any, x: torch.Tensor, y: torch.Tensor) -> Any:
+    out = model(x)
+    loss = F.mse_loss(out, y)
+    model.backward(loss)
+    return out, loss
+
+
+def _pipeline(config: dict[str, Any], n_batches: int = 2) -> dict[str, Any]:
+    reset_smp(config)
+    reference = mlp(blocks=config.get("_blocks", 4))
+    model = smp.DistributedModel(copy.deepcopy(reference))
+    opt = smp.DistributedOptimizer(torch.optim.SGD(model.parameters(), lr=0.1))
+    ref_opt = torch.optim.SGD(reference.parameters(), lr=0.1)
+    dp, dp_rank = smp.rdp_size(), smp.rdp_rank()
+    loss_diff, grad_diff = 0.0, 0.0
+    for x, y in batches(n_batches, 8 * dp):
+        opt.zero_grad()
+        out, loss = train_step(model, x.chunk(dp)[dp_rank], y.chunk(dp)[dp_rank])
+        ref_opt.zero_grad()
+        ref_loss = F.mse_loss(reference(x), y)
+        ref_loss.backward()
+        mine_loss = loss.reduce_mean()
+        all_losses = smp.allgather(float(mine_loss), smp.CommGroup.RDP_GROUP)
+        loss_diff = max(loss_diff, abs(sum(all_losses) / dp - ref_loss.item()))
+        ref_grads = {n: p.grad for n, p in reference.named_parameters()}
+        for name, p in model.module.named_parameters():
+            if p.grad is not None:
+                grad_diff = max(grad_diff, float((p.grad - ref_grads[name]).abs().max()))
+        opt.step()
+        ref_opt.step()
+        out_shape = list(out.concat().shape)
+    return {
+        "loss_diff": loss_diff,
+        "grad_diff": grad_diff,
+        "param_diff": max_diff(model.state_dict(), reference.state_dict()),
+        "stage_of_block": model.stage_of_block,
+        "owned": sum(p.numel() for p in model.local_parameters()),
+        "out_shape": out_shape,
+        "pp_rank": smp.pp_rank(),
+        "dp_rank": smp.dp_rank(),
+        "n_stages": len(model._stages or []),
+        "schedule": type(model._get_schedule(lambda o, t: o, smp.num_microbatches())).__name__
+        if model._stages else None,
+    }
+
+
+def scenario_gpipe() -> dict[str, Any]:
+    return _pipeline({"partitions": 2, "microbatches": 4, "pipeline": "simple"})
+
+
+def scenario_interleaved() -> dict[str, Any]:
+    return _pipeline({"partitions": 2, "microbatches": 4, "pipeline": "interleaved"})
+
+
+def scenario_hybrid() -> dict[str, Any]:
+    return _pipeline({"partitions": 2, "microbatches": 2, "pipeline": "simple", "ddp": True})
+
+
+def scenario_tensor_parallel() -> dict[str, Any]:
+    reset_smp({"partitions": 1, "tensor_parallel_degree": 2, "ddp": True, "microbatches": 2})
+    torch.manual_seed(0)
+    reference = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 8))
+    model = smp.DistributedModel(copy.deepcopy(reference))
+    opt = smp.DistributedOptimizer(torch.optim.SGD(model.parameters(), lr=0.1))
+    ref_opt = torch.optim.SGD(reference.parameters(), lr=0.1)
+    (x, y), = batches(1, 8)
+    tp, tp_rank = smp.tp_size(), smp.tp_rank()
+    opt.zero_grad()
+    _, loss = train_step(model, x.chunk(tp)[tp_rank], y.chunk(tp)[tp_rank])
+    opt.step()
+    ref_opt.zero_grad()
+    ref_loss = F.mse_loss(reference(x), y)
+    ref_loss.backward()
+    ref_opt.step()
+    return {
+        "loss_diff": abs(float(loss.reduce_mean()) - ref_loss.item()),
+        "param_diff": max_diff(model.state_dict(), reference.state_dict()),
+        "local_shape": list(model.local_state_dict()["0.weight"].shape),
+    }
+
+
+def scenario_checkpoint() -> dict[str, Any]:
+    """Per-stage shards: save, change the weights, load back."""
+    reset_smp({"partitions": 2, "microbatches": 2, "pipeline": "simple"})
+    model = smp.DistributedModel(mlp())
+    opt = smp.DistributedOptimizer(torch.optim.SGD(model.parameters(), lr=0.1))
+    (x, y), = batches(1, 4)
+    train_step(model, x, y)
+    opt.step()
+    before = model.state_dict()
+    directory = Path(smp.broadcast(tempfile.mkdtemp() if smp.rank() == 0 else None))
+    folder = save_checkpoint({"model": model.local_state_dict(), "epoch": 3}, step=7,
+                             directory=directory)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(1.0)
+    loaded = load_latest_checkpoint(directory)
+    assert loaded is not None
+    model.load_state_dict(loaded.state["model"], strict=False)
+    smp.barrier()
+    return {
+        "files": sorted(p.name for p in folder.iterdir()),
+        "step": loaded.step,
+        "epoch": loaded.state["epoch"],
+        "param_diff": max_diff(model.state_dict(), before),
+        "shard_keys": sorted(loaded.state["model"]),
+    }
+
+
+def main() -> None:
+    out = Path(sys.argv[1])
+    dist.init_process_group()
+    rank = torch_dist.get_rank()
+    for name in sys.argv[2:]:
+        result = globals()[f"scenario_{name}"]()
+        (out / f"{name}-rank{rank}.json").write_text(json.dumps(result))
+        torch_dist.barrier()
+    dist.destroy_process_group()
+
+
+if __name__ == "__main__":
+    main()
