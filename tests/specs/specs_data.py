@@ -1,0 +1,30 @@
+"""Minimal valid specs as plain data, shared by the specs tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+ROLE = "arn:aws:iam::111122223333:role/SageMakerRole"
+
+
+def framework_job(**overrides: Any) -> dict[str, Any]:
+    """The smallest valid framework (PyTorch script-mode) training job, as YAML data."""
+    data: dict[str, Any] = {"entry_point": "train.py", "role": ROLE}
+    data.update(overrides)
+    return data
+
+
+def tuning_job(**overrides: Any) -> dict[str, Any]:
+    """The smallest valid tuning job, as YAML data."""
+    data: dict[str, Any] = {
+        "objective_metric_name": "loss",
+        "objective_type": "Minimize",
+        "training_job": framework_job(
+            metric_definitions=[{"name": "loss", "regex": r"loss=([0-9.]+)"}]
+        ),
+        "hyperparameter_ranges": {
+            "lr": {"type": "continuous", "min_value": 0.001, "max_value": 0.1}
+        },
+    }
+    data.update(overrides)
+    return data
