@@ -1,0 +1,310 @@
+"""Conformance suite for :class:`sagescale.tracking.ExperimentStore` implementations.
+
+Usage (see ``tests/tracking/test_conformance.py``)::
+
+    from sagescale.testing.stores import StoreCase, StoreConformance, STORE_MODES
+
+    @pytest.fixture(params=STORE_MODES)
+    def store_case(request) -> StoreCase: ...        # build the store for request.param
+
+    class TestMyStore(StoreConformance):
+        pass
+
+A :class:`StoreCase` names what a store's backing service does not keep (``lacks``), e.g.
+moto's SageMaker server drops display names, descriptions and tags and has no
+``BatchGetMetrics``; those checks are skipped with the reason instead of weakened. Stores may
+be shared between tests (a moto server, an MLflow database), so every test uses fresh names.
+"""
+
+from __future__ import annotations
+
+import math
+import secrets
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from sagescale.errors import NotFoundError, TrackingError
+from sagescale.tracking import Artifact, ExperimentStore, MetricPoint
+from sagescale.tracking import autotrack as at
+from sagescale.tracking._lineage import model_lineage, models_trained_on
+
+__all__ = [
+    "LACKS_DESCRIPTIVE",
+    "LACKS_METRIC_SERIES",
+    "LACKS_STEPLESS",
+    "LACKS_TAGS",
+    "STORE_MODES",
+    "StoreCase",
+    "StoreConformance",
+    "build_store",
+]
+
+STORE_MODES = ("sqlite", "sagemaker", "mlflow")
+LACKS_DESCRIPTIVE = "display names and descriptions"
+LACKS_TAGS = "tags (and the source ARN kept in a tag)"
+LACKS_METRIC_SERIES = "raw metric series (BatchGetMetrics)"
+LACKS_STEPLESS = "metric points without a step (moto requires Step)"
+MOTO_LACKS = frozenset({LACKS_DESCRIPTIVE, LACKS_TAGS, LACKS_METRIC_SERIES, LACKS_STEPLESS})
+
+
+@dataclass
+class StoreCase:
+    """A store under test and what its backing service does not keep."""
+
+    store: ExperimentStore
+    lacks: frozenset[str] = field(default_factory=frozenset)
+    label: str = ""
+
+    def need(self, feature: str) -> None:
+        if feature in self.lacks:
+            pytest.skip(f"{self.label or self.store.kind} does not keep {feature}")
+
+
+@contextmanager
+def build_store(mode: str, tmp: Path, *, moto_endpoint: str | None = None) -> Iterator[StoreCase]:
+    """Build a store for ``mode`` under ``tmp`` (SageMaker needs moto's endpoint)."""
+    if mode == "sqlite":
+        from sagescale.tracking._sqlite import SQLiteStore
+
+        store: ExperimentStore = SQLiteStore.from_path(tmp / "tracking.db")
+        yield StoreCase(store, label="sqlite")
+    elif mode == "mlflow":
+        from sagescale.tracking._mlflow import MLflowStore
+
+        store = MLflowStore(f"sqlite:///{tmp / 'mlflow.db'}", artifact_location=str(tmp / "mlart"))
+        yield StoreCase(store, label="mlflow")
+    elif mode == "sagemaker":
+        if moto_endpoint is None:
+            raise ValueError("the sagemaker mode needs moto_endpoint")
+        import boto3
+
+        from sagescale.tracking._sagemaker import SageMakerStore
+
+        bucket = f"sagescale-{secrets.token_hex(4)}"
+        boto3.client("s3", endpoint_url=moto_endpoint).create_bucket(Bucket=bucket)
+        store = SageMakerStore(endpoint_url=moto_endpoint, bucket=bucket, region="us-east-1")
+        yield StoreCase(store, lacks=MOTO_LACKS, label="sagemaker (moto server)")
+    else:
+        raise ValueError(f"unknown store mode {mode!r}; known: {STORE_MODES}")
+    store.close()
+
+
+def _uid(prefix: str) -> str:
+    return f"{prefix}-{secrets.token_hex(4)}"
+
+
+def _points(name: str, values: list[float], t0: float, first_step: int = 0) -> list[MetricPoint]:
+    return [MetricPoint(name, v, first_step + i, t0 + i) for i, v in enumerate(values)]
+
+
+class StoreConformance:
+    """Tests every store must pass. Needs a ``store_case`` fixture yielding a StoreCase."""
+
+    # experiments and trials ---------------------------------------------------------------
+    def test_experiment_round_trip(self, store_case: StoreCase) -> None:
+        s, name = store_case.store, _uid("exp")
+        rec = s.create_experiment(name)
+        assert rec.name == name
+        assert s.describe_experiment(name).name == name
+        assert name in [e.name for e in s.list_experiments()]
+        with pytest.raises(TrackingError):
+            s.create_experiment(name)
+        with pytest.raises(NotFoundError):
+            s.describe_experiment(_uid("missing"))
+
+    def test_experiment_descriptive_fields(self, store_case: StoreCase) -> None:
+        store_case.need(LACKS_DESCRIPTIVE)
+        s, name = store_case.store, _uid("exp")
+        s.create_experiment(name, display_name="My experiment", description="about it")
+        rec = s.describe_experiment(name)
+        assert (rec.display_name, rec.description) == ("My experiment", "about it")
+
+    def test_tags_round_trip(self, store_case: StoreCase) -> None:
+        store_case.need(LACKS_TAGS)
+        s, exp, trial, tc = store_case.store, _uid("exp"), _uid("trial"), _uid("tc")
+        s.create_experiment(exp, tags={"team": "vision"})
+        s.create_trial(trial, experiment_name=exp, tags={"kind": "sweep"})
+        s.create_trial_component(tc, tags={"stage": "train"}, source_arn="arn:x:job/1")
+        assert dict(s.describe_experiment(exp).tags) == {"team": "vision"}
+        assert dict(s.describe_trial(trial).tags) == {"kind": "sweep"}
+        rec = s.describe_trial_component(tc)
+        assert dict(rec.tags) == {"stage": "train"}
+        assert rec.source_arn == "arn:x:job/1"
+
+    def test_trial_needs_experiment(self, store_case: StoreCase) -> None:
+        s = store_case.store
+        with pytest.raises(NotFoundError):
+            s.create_trial(_uid("trial"), experiment_name=_uid("missing"))
+        exp, trial = _uid("exp"), _uid("trial")
+        s.create_experiment(exp)
+        assert s.create_trial(trial, experiment_name=exp).experiment_name == exp
+        with pytest.raises(TrackingError):
+            s.create_trial(trial, experiment_name=exp)
+        assert [t.name for t in s.list_trials(experiment_name=exp)] == [trial]
+        with pytest.raises(NotFoundError):
+            s.describe_trial(_uid("missing"))
+
+    # components ---------------------------------------------------------------------------
+    def test_component_associations(self, store_case: StoreCase) -> None:
+        s, exp, t1, t2, tc = (store_case.store, _uid("exp"), _uid("t"), _uid("t"), _uid("tc"))
+        s.create_experiment(exp)
+        s.create_trial(t1, experiment_name=exp)
+        s.create_trial(t2, experiment_name=exp)
+        s.create_trial_component(tc, trial_name=t1)
+        s.associate_trial_component(tc, t2)
+        s.associate_trial_component(tc, t2)  # idempotent
+        rec = s.describe_trial_component(tc)
+        assert sorted(rec.trial_names) == sorted([t1, t2])
+        assert list(rec.experiment_names) == [exp]
+        assert sorted(t.name for t in s.list_trials(trial_component_name=tc)) == sorted([t1, t2])
+        assert [c.name for c in s.list_trial_components(trial_name=t2)] == [tc]
+        assert [c.name for c in s.list_trial_components(experiment_name=exp)] == [tc]
+        with pytest.raises(TrackingError):
+            s.create_trial_component(tc)
+        with pytest.raises(NotFoundError):
+            s.associate_trial_component(_uid("missing"), t1)
+        with pytest.raises(NotFoundError):
+            s.describe_trial_component(_uid("missing"))
+
+    def test_parameters_and_artifacts_last_write_wins(self, store_case: StoreCase) -> None:
+        s, tc = store_case.store, _uid("tc")
+        s.create_trial_component(tc)
+        s.update_trial_component(
+            tc,
+            parameters={"lr": 0.1, "optimizer": "adam", "epochs": "10"},
+            input_artifacts={"train": Artifact("s3://b/train", "text/csv")},
+        )
+        s.update_trial_component(
+            tc,
+            parameters={"lr": 0.01},
+            output_artifacts={"model": Artifact("s3://b/model.tar.gz")},
+        )
+        rec = s.describe_trial_component(tc)
+        assert dict(rec.parameters) == {"lr": 0.01, "optimizer": "adam", "epochs": "10"}
+        assert isinstance(rec.parameters["lr"], float)
+        assert isinstance(rec.parameters["epochs"], str)
+        assert rec.input_artifacts["train"] == Artifact("s3://b/train", "text/csv")
+        assert rec.output_artifacts["model"].value == "s3://b/model.tar.gz"
+        with pytest.raises(NotFoundError):
+            s.update_trial_component(_uid("missing"), parameters={"a": 1.0})
+
+    def test_status_and_times(self, store_case: StoreCase) -> None:
+        s, tc = store_case.store, _uid("tc")
+        start = datetime.now(timezone.utc).replace(microsecond=0)
+        s.create_trial_component(tc, status="InProgress", start_time=start)
+        assert s.describe_trial_component(tc).status == "InProgress"
+        end = start + timedelta(seconds=5)
+        s.update_trial_component(tc, status="Failed", status_message="OOM", end_time=end)
+        rec = s.describe_trial_component(tc)
+        assert (rec.status, rec.status_message) == ("Failed", "OOM")
+        assert rec.start_time is not None and rec.end_time is not None
+        assert abs(rec.end_time.timestamp() - end.timestamp()) < 1e-3
+        assert abs(rec.start_time.timestamp() - start.timestamp()) < 1e-3
+
+    # metrics ------------------------------------------------------------------------------
+    def test_metric_summaries_cover_every_batch(self, store_case: StoreCase) -> None:
+        s, tc = store_case.store, _uid("tc")
+        s.create_trial_component(tc)
+        t0 = time.time() - 100
+        first = [0.9, 0.7, 0.8, 0.5, 0.6, 0.4, 0.45, 0.3, 0.35, 0.2, 0.25, 0.1]  # > one batch
+        s.log_metrics(tc, _points("loss", first, t0))
+        s.log_metrics(tc, _points("loss", [0.05, 0.15], t0 + 20, first_step=len(first)))
+        s.log_metrics(tc, _points("acc", [0.5], t0))
+        values = [*first, 0.05, 0.15]
+        summary = s.describe_trial_component(tc).metrics["loss"]
+        mean = sum(values) / len(values)
+        std = math.sqrt(sum((v - mean) ** 2 for v in values) / len(values))
+        assert summary.count == len(values)
+        assert (summary.min, summary.max, summary.last) == (0.05, 0.9, 0.15)
+        assert summary.avg == pytest.approx(mean)
+        assert summary.std_dev == pytest.approx(std)
+        assert s.describe_trial_component(tc).metrics["acc"].count == 1
+        with pytest.raises(NotFoundError):
+            s.log_metrics(_uid("missing"), _points("loss", [1.0], t0))
+
+    def test_metric_series(self, store_case: StoreCase) -> None:
+        store_case.need(LACKS_METRIC_SERIES)
+        s, tc = store_case.store, _uid("tc")
+        s.create_trial_component(tc)
+        t0 = time.time() - 50
+        s.log_metrics(tc, _points("loss", [3.0, 2.0, 1.0], t0))
+        series = s.metric_series(tc, "loss")
+        assert [(p.step, p.value) for p in series] == [(0, 3.0), (1, 2.0), (2, 1.0)]
+        assert [p.timestamp for p in series] == pytest.approx([t0, t0 + 1, t0 + 2], abs=1e-3)
+
+    # artifacts, lookups, automatic tracking -----------------------------------------------
+    def test_artifact_file(self, store_case: StoreCase, tmp_path: Path) -> None:
+        s, tc = store_case.store, _uid("tc")
+        s.create_trial_component(tc)
+        src = tmp_path / "confusion.csv"
+        src.write_text("a,b\n1,2\n")
+        uri = s.store_artifact_file(tc, src, "confusion.csv")
+        assert uri.endswith("confusion.csv")
+
+    def test_components_with_artifact(self, store_case: StoreCase) -> None:
+        s, a, b = store_case.store, _uid("tc"), _uid("tc")
+        data = f"s3://bucket/{_uid('data')}"
+        for name, channel in ((a, f"{data}/train"), (b, f"{data}-other/train")):
+            s.create_trial_component(name)
+            s.update_trial_component(name, input_artifacts={"train": Artifact(channel)})
+        exact = s.trial_components_with_artifact(f"{data}/train", direction="input")
+        assert [c.name for c in exact] == [a]
+        under = s.trial_components_with_artifact(data, direction="input", prefix=True)
+        assert [c.name for c in under] == [a]
+        assert s.trial_components_with_artifact(data, direction="output") == []
+
+    def test_autotrack_and_lineage(self, store_case: StoreCase) -> None:
+        s, job, base = store_case.store, _uid("job"), _uid("base")
+        data = f"s3://bucket/{_uid('ds')}"
+        names = at.record_training_job_start(
+            s,
+            job_name=job,
+            experiment_config=None,
+            base_job_name=base,
+            hyperparameters={"epochs": "3", "lr": "0.1"},
+            instance_type="ml.m5.xlarge",
+            instance_count=2,
+            distribution={"torch_distributed": {"enabled": True}},
+            input_channels={"train": f"{data}/train"},
+            environment_names=["HF_TOKEN", "WANDB_API_KEY"],
+            entry_point="train.py",
+        )
+        assert names.experiment_name == base
+        model = f"s3://bucket/{job}/output/model.tar.gz"
+        stepless = LACKS_STEPLESS not in store_case.lacks
+        at.record_training_job_end(
+            s,
+            job_name=job,
+            status="Completed",
+            model_artifact=model,
+            final_metrics={"loss": 0.1, "acc": 0.9} if stepless else None,
+            metric_series={"loss": [(0, 0.5), (1, 0.1)], "acc": [(1, 0.9)]},
+        )
+        tuning = _uid("tune")
+        assert at.record_tuning_job(s, tuning_job_name=tuning, training_job_names=[job]) == [
+            names.trial_component_name
+        ]
+        rec = s.describe_trial_component(names.trial_component_name)
+        assert rec.status == "Completed"
+        assert rec.metrics["loss"].count == 2 and rec.metrics["acc"].count == 1
+        assert rec.parameters[at.ENVIRONMENT_NAMES] == "HF_TOKEN,WANDB_API_KEY"
+        lineage = model_lineage(model, store=s)
+        assert lineage.trial_component_name == names.trial_component_name
+        assert lineage.input_data == {"train": f"{data}/train"}
+        assert lineage.code == {at.CODE_ENTRY_POINT: "train.py"}
+        assert lineage.hyperparameters == {"epochs": "3", "lr": "0.1"}
+        if LACKS_TAGS not in store_case.lacks:
+            assert lineage.training_job_name == job
+            assert lineage.tuning_job_name == tuning
+        assert [m.model_artifact for m in models_trained_on(data, store=s)] == [model]
+
+
+def shared_names() -> Callable[[str], str]:
+    """A name factory for tests that share a store."""
+    return _uid
