@@ -40,7 +40,7 @@ def tuning_df() -> pd.DataFrame:
                 "TrainingElapsedTimeSeconds": None if end is None else 300.0,
             }
         )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows)  # type: ignore[no-any-return]
 
 
 @pytest.fixture
@@ -55,7 +55,7 @@ def curves_df() -> pd.DataFrame:
             rows.append(
                 {"TrainingJobName": name, "epoch": epoch, "value": v, "TrainingJobStatus": status}
             )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows)  # type: ignore[no-any-return]
 
 
 COMPONENTS = [
@@ -90,7 +90,7 @@ def experiment_df() -> pd.DataFrame:
         row["Trials"] = [trial]
         row["Experiments"] = ["weather"]
         rows.append(row)
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows)  # type: ignore[no-any-return]
 
 
 @pytest.fixture
@@ -108,4 +108,4 @@ def series_df() -> pd.DataFrame:
                         "value": base + 2 * math.exp(-step / 3),
                     }
                 )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows)  # type: ignore[no-any-return]

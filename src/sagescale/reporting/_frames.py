@@ -104,7 +104,7 @@ def hyperparameter_columns(df: pd.DataFrame, chosen: Sequence[str] | None = None
 
 
 def start_order(df: pd.DataFrame) -> pd.DataFrame:
-    """Training jobs in the order they started (jobs that never started last), 0-based index."""
+    """Training jobs in the order they started (ties by name; never started last), index 0..n-1."""
     require_columns(df, ("TrainingJobName", "FinalObjectiveValue"), field="tuning dataframe")
     import pandas as pd
 
@@ -112,8 +112,9 @@ def start_order(df: pd.DataFrame) -> pd.DataFrame:
     out["FinalObjectiveValue"] = pd.to_numeric(out["FinalObjectiveValue"], errors="coerce")
     if "TrainingStartTime" in out.columns:
         key = pd.to_datetime(out["TrainingStartTime"], errors="coerce", utc=True)
-        out = out.assign(_start=key).sort_values("_start", kind="stable", na_position="last")
-        out = out.drop(columns="_start")
+        out = out.assign(_start=key, _name=out["TrainingJobName"].astype(str))
+        out = out.sort_values(["_start", "_name"], kind="stable", na_position="last")
+        out = out.drop(columns=["_start", "_name"])
     result: pd.DataFrame = out.reset_index(drop=True)
     return result
 
