@@ -1,0 +1,176 @@
+"""Calls moto does not implement (StopTrainingJob, jobs in progress, AWS errors), with
+botocore's Stubber: requests and responses are still validated against the service model."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.stub import Stubber
+
+from sagescale.backends import JobStatus
+from sagescale.backends.sagemaker import RETRY_CONFIG, SageMakerBackend
+from sagescale.errors import BackendError, JobFailedError, NotFoundError
+from sagescale.specs import TrainingJob
+
+T0 = datetime(2026, 1, 1, 12, 0, tzinfo=timezone.utc)
+
+
+def describe_response(
+    name: str, status: str, secondary: str, transitions: list[tuple[str, str]], **extra: Any
+) -> dict[str, Any]:
+    return {
+        "TrainingJobName": name,
+        "TrainingJobArn": f"arn:aws:sagemaker:us-east-1:123456789012:training-job/{name}",
+        "ModelArtifacts": {"S3ModelArtifacts": f"s3://b/{name}/output/model.tar.gz"},
+        "TrainingJobStatus": status,
+        "SecondaryStatus": secondary,
+        "AlgorithmSpecification": {"TrainingImage": "img:1", "TrainingInputMode": "File"},
+        "ResourceConfig": {
+            "InstanceType": "ml.m5.xlarge",
+            "InstanceCount": 1,
+            "VolumeSizeInGB": 30,
+        },
+        "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
+        "CreationTime": T0,
+        "SecondaryStatusTransitions": [
+            {"Status": s, "StartTime": T0 + timedelta(minutes=i), "StatusMessage": m}
+            for i, (s, m) in enumerate(transitions)
+        ],
+        **extra,
+    }
+
+
+@pytest.fixture
+def stub(backend: SageMakerBackend) -> Iterator[Stubber]:
+    stubber = Stubber(backend.aws.client("sagemaker"))
+    with stubber:
+        yield stubber
+    stubber.assert_no_pending_responses()
+
+
+STARTING = ("Starting", "Preparing the instances for training")
+TRAINING = ("Training", "Training image download completed. Training in progress.")
+
+
+def test_wait_shows_each_transition_once(
+    backend: SageMakerBackend, stub: Stubber, capsys: pytest.CaptureFixture[str]
+) -> None:
+    params = {"TrainingJobName": "job-1"}
+    stub.add_response(
+        "describe_training_job",
+        describe_response("job-1", "InProgress", "Starting", [STARTING]),
+        params,
+    )
+    stub.add_response(
+        "describe_training_job",
+        describe_response("job-1", "InProgress", "Starting", [STARTING]),
+        params,
+    )
+    stub.add_response(
+        "describe_training_job",
+        describe_response("job-1", "InProgress", "Training", [STARTING, TRAINING]),
+        params,
+    )
+    done = describe_response(
+        "job-1",
+        "Completed",
+        "Completed",
+        [STARTING, TRAINING],
+        TrainingStartTime=T0,
+        TrainingEndTime=T0 + timedelta(minutes=5),
+        BillableTimeInSeconds=300,
+        FinalMetricDataList=[{"MetricName": "loss", "Value": 0.25, "Timestamp": T0}],
+    )
+    stub.add_response("describe_training_job", done, params)
+    description = backend.wait("job-1")
+    out = capsys.readouterr().out
+    assert out.count("Starting - Preparing the instances for training") == 1
+    assert out.count("Training - Training image download completed") == 1
+    assert description.status is JobStatus.COMPLETED
+    assert description.final_metrics == {"loss": 0.25}
+    assert description.elapsed_seconds == 300
+
+
+def test_wait_raises_on_failure_only_when_asked(backend: SageMakerBackend, stub: Stubber) -> None:
+    failed = describe_response(
+        "job-2", "Failed", "Failed", [STARTING], FailureReason="AlgorithmError: boom"
+    )
+    stub.add_response("describe_training_job", failed)
+    assert backend.wait("job-2").failure_reason == "AlgorithmError: boom"
+    stub.add_response("describe_training_job", failed)
+    with pytest.raises(JobFailedError, match="boom") as info:
+        backend.wait("job-2", raise_on_failure=True)
+    assert info.value.job_name == "job-2" and info.value.status == "Failed"
+
+
+def test_wait_times_out(backend: SageMakerBackend, stub: Stubber) -> None:
+    for _ in range(3):
+        stub.add_response(
+            "describe_training_job", describe_response("job-3", "InProgress", "Starting", [])
+        )
+    backend.poll_interval = 0.05
+    with pytest.raises(BackendError, match=r"wait \[job-3\]: timed out"):
+        backend.wait("job-3", timeout=0.08)
+    while stub._queue:  # the test ends before every response is used
+        stub._queue.popleft()
+
+
+def test_stop_a_running_job(backend: SageMakerBackend, stub: Stubber) -> None:
+    stub.add_response(
+        "describe_training_job",
+        describe_response("job-4", "InProgress", "Training", [STARTING, TRAINING]),
+    )
+    stub.add_response("stop_training_job", {}, {"TrainingJobName": "job-4"})
+    backend.stop("job-4")
+    stub.add_response(
+        "describe_training_job", describe_response("job-4", "Stopping", "Stopping", [])
+    )
+    backend.stop("job-4")  # already stopping: no second call
+
+
+def test_stop_races_with_the_end_of_the_job(backend: SageMakerBackend, stub: Stubber) -> None:
+    stub.add_response(
+        "describe_training_job", describe_response("job-5", "InProgress", "Training", [])
+    )
+    stub.add_client_error("stop_training_job", "ValidationException", "The job is not in progress")
+    stub.add_response(
+        "describe_training_job", describe_response("job-5", "Completed", "Completed", [])
+    )
+    backend.stop("job-5")
+
+
+def test_aws_errors_name_the_call_and_the_job(
+    backend: SageMakerBackend, stub: Stubber, source_dir: Path
+) -> None:
+    stub.add_client_error(
+        "describe_training_job", "ValidationException", "Requested resource not found."
+    )
+    stub.add_client_error(
+        "create_training_job", "ResourceLimitExceeded", "The account-level service limit is 0"
+    )
+    job = TrainingJob(entry_point="train.py", source_dir=str(source_dir))
+    with pytest.raises(BackendError) as info:
+        backend.submit(job, job_name="job-6")
+    assert info.value.call == "CreateTrainingJob" and info.value.job_name == "job-6"
+    assert str(info.value) == (
+        "CreateTrainingJob [job-6]: ResourceLimitExceeded: The account-level service limit is 0"
+    )
+    stub.add_client_error("describe_training_job", "AccessDeniedException", "not authorized")
+    with pytest.raises(BackendError, match=r"DescribeTrainingJob \[job-7\]: AccessDenied"):
+        backend.describe("job-7")
+    stub.add_client_error(
+        "describe_training_job", "ValidationException", "Requested resource not found."
+    )
+    with pytest.raises(NotFoundError):
+        backend.describe("job-8")
+
+
+def test_adaptive_retries(backend: SageMakerBackend) -> None:
+    for service in ("sagemaker", "s3", "logs", "sts"):
+        retries = backend.aws.client(service).meta.config.retries
+        assert retries["mode"] == "adaptive"
+    assert RETRY_CONFIG["mode"] == "adaptive"
