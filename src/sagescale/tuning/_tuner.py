@@ -1,0 +1,404 @@
+"""``HyperparameterTuner``: SageMaker's tuner, run locally or handed to SageMaker AMT."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Literal
+
+from sagescale._workspace import Workspace
+from sagescale.backends import Backend, get_backend
+from sagescale.errors import SpecError, TuningError
+from sagescale.specs import (
+    CompletionCriteria,
+    HyperbandConfig,
+    MetricDefinition,
+    TrainingJob,
+    TuningJob,
+    WarmStartConfig,
+    unique_name,
+)
+from sagescale.tuning._analytics import TuningJobAnalytics
+from sagescale.tuning._runner import TuningRunner, best_of, curve_from_points
+from sagescale.tuning._service import TrainingJobSummary, TuningJobDescription, TuningService
+from sagescale.tuning._store import TuningStore
+from sagescale.tuning._warm import check_parents
+
+__all__ = ["HyperparameterTuner"]
+
+Inputs = str | Mapping[str, str] | None
+MetricDefs = Sequence[MetricDefinition | Mapping[str, str]]
+SAGEMAKER_POLL_SECONDS = 30.0
+
+
+def _metric_defs(value: MetricDefs | None) -> list[MetricDefinition] | None:
+    if value is None:
+        return None
+    return [m if isinstance(m, MetricDefinition) else MetricDefinition(**m) for m in value]
+
+
+def _inputs(inputs: Inputs) -> dict[str, str]:
+    if inputs is None:
+        return {}
+    if isinstance(inputs, str):
+        return {"training": inputs}
+    return dict(inputs)
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _multi_definitions(
+    jobs: Mapping[str, TrainingJob],
+    objective: str | Mapping[str, str],
+    ranges: Mapping[str, Any],
+    metrics: MetricDefs | Mapping[str, MetricDefs] | None,
+) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, job in jobs.items():
+        if name not in ranges:
+            raise SpecError(
+                f"hyperparameter_ranges has no entry for training job definition {name!r}",
+                field="hyperparameter_ranges",
+                value=sorted(ranges),
+            )
+        definition: dict[str, Any] = {"training_job": job, "hyperparameter_ranges": ranges[name]}
+        if isinstance(objective, Mapping):
+            definition["objective_metric_name"] = objective.get(name)
+        if isinstance(metrics, Mapping):
+            definition["metric_definitions"] = _metric_defs(metrics.get(name))
+        out[name] = definition
+    return out
+
+
+def _single_definition(
+    job: TrainingJob,
+    objective: str | Mapping[str, str],
+    ranges: Mapping[str, Any],
+    metrics: MetricDefs | Mapping[str, MetricDefs] | None,
+) -> dict[str, Any]:
+    if not isinstance(objective, str) or isinstance(metrics, Mapping):
+        raise SpecError(
+            "objective_metric_name and metric_definitions take mappings only with several "
+            "training job definitions",
+            field="objective_metric_name",
+            value=objective,
+        )
+    return {
+        "training_job": job,
+        "objective_metric_name": objective,
+        "hyperparameter_ranges": dict(ranges),
+        "metric_definitions": _metric_defs(metrics),
+    }
+
+
+class HyperparameterTuner:
+    """Searches hyperparameters of one training job, or of several (multi-algorithm).
+
+    ``training_job`` is a :class:`TrainingJob` or ``{definition name: TrainingJob}``; for
+    several definitions ``hyperparameter_ranges`` is ``{definition name: {name: range}}`` and
+    ``objective_metric_name`` / ``metric_definitions`` may be mappings by definition name.
+    ``backend`` is ``None`` (``SAGESCALE_BACKEND``, else local), ``"local"``,
+    ``"sagemaker"`` or a :class:`~sagescale.backends.Backend`. A backend that is also a
+    :class:`TuningService` runs the whole tuning job itself (SageMaker AMT).
+    """
+
+    def __init__(
+        self,
+        training_job: TrainingJob | Mapping[str, TrainingJob],
+        *,
+        objective_metric_name: str | Mapping[str, str],
+        hyperparameter_ranges: Mapping[str, Any],
+        metric_definitions: MetricDefs | Mapping[str, MetricDefs] | None = None,
+        strategy: Literal["Bayesian", "Random", "Hyperband", "Grid"] = "Bayesian",
+        objective_type: Literal["Maximize", "Minimize"] = "Maximize",
+        max_jobs: int | None = None,
+        max_parallel_jobs: int = 1,
+        max_runtime_seconds: int | None = None,
+        early_stopping_type: Literal["Off", "Auto"] = "Off",
+        warm_start_config: WarmStartConfig | None = None,
+        completion_criteria: CompletionCriteria | None = None,
+        hyperband: HyperbandConfig | None = None,
+        random_seed: int | None = None,
+        base_tuning_job_name: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        backend: str | Backend | None = None,
+        workspace: str | os.PathLike[str] | None = None,
+    ) -> None:
+        fields: dict[str, Any] = {
+            "objective_type": objective_type,
+            "strategy": strategy,
+            "max_jobs": max_jobs,
+            "max_parallel_jobs": max_parallel_jobs,
+            "max_runtime_seconds": max_runtime_seconds,
+            "early_stopping_type": early_stopping_type,
+            "warm_start_config": warm_start_config,
+            "completion_criteria": completion_criteria,
+            "hyperband": hyperband,
+            "random_seed": random_seed,
+            "base_tuning_job_name": base_tuning_job_name,
+            "tags": dict(tags or {}),
+        }
+        if isinstance(training_job, Mapping):
+            fields["training_jobs"] = _multi_definitions(
+                training_job, objective_metric_name, hyperparameter_ranges, metric_definitions
+            )
+            fields["objective_metric_name"] = (
+                next(iter(objective_metric_name.values()), "")
+                if isinstance(objective_metric_name, Mapping)
+                else objective_metric_name
+            )
+        else:
+            fields.update(
+                _single_definition(
+                    training_job, objective_metric_name, hyperparameter_ranges, metric_definitions
+                )
+            )
+        spec = TuningJob(**{k: v for k, v in fields.items() if v is not None})
+        self._init(spec, backend=backend, workspace=workspace)
+
+    def _init(
+        self,
+        spec: TuningJob,
+        *,
+        backend: str | Backend | None,
+        workspace: str | os.PathLike[str] | None,
+    ) -> None:
+        self.spec = spec
+        self._backend_arg = backend
+        self._backend: Backend | None = None
+        self.workspace = Workspace.open(workspace)
+        self._workspace_arg = workspace
+        self.store = TuningStore(self.workspace)
+        self.latest_tuning_job: str | None = None
+        self._runner: TuningRunner | None = None
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+        self.poll_interval = 0.2
+
+    @classmethod
+    def from_spec(
+        cls,
+        spec: TuningJob,
+        *,
+        backend: str | Backend | None = None,
+        workspace: str | os.PathLike[str] | None = None,
+    ) -> HyperparameterTuner:
+        """A tuner for a validated :class:`TuningJob` (e.g. loaded from YAML)."""
+        tuner = cls.__new__(cls)
+        tuner._init(spec, backend=backend, workspace=workspace)
+        return tuner
+
+    @classmethod
+    def attach(
+        cls,
+        name: str,
+        *,
+        backend: str | Backend | None = None,
+        workspace: str | os.PathLike[str] | None = None,
+    ) -> HyperparameterTuner:
+        """The tuner of tuning job ``name`` recorded in the workspace."""
+        store = TuningStore(Workspace.open(workspace))
+        desc = store.get(name)
+        tuner = cls.from_spec(desc.spec, backend=backend or desc.backend, workspace=workspace)
+        tuner.latest_tuning_job = name
+        return tuner
+
+    # ---- backend -----------------------------------------------------------------------
+    @property
+    def backend(self) -> Backend:
+        if self._backend is None:
+            options: dict[str, Any] = {}
+            if self._workspace_arg is not None and not isinstance(self._backend_arg, Backend):
+                options["workspace"] = self.workspace.root
+            self._backend = get_backend(self._backend_arg, **options)
+        return self._backend
+
+    def _service(self) -> TuningService | None:
+        backend = self.backend
+        return backend if isinstance(backend, TuningService) else None
+
+    def _name(self) -> str:
+        if self.latest_tuning_job is None:
+            raise TuningError("no tuning job yet: call fit() or attach(name) first")
+        return self.latest_tuning_job
+
+    def _base_name(self) -> str:
+        if self.spec.base_tuning_job_name:
+            return self.spec.base_tuning_job_name
+        job = next(iter(self.spec.definitions().values())).training_job
+        if job.base_job_name:
+            return job.base_job_name
+        if job.entry_point:
+            return Path(job.entry_point).stem.replace("_", "-") or "tuning"
+        return "tuning"
+
+    # ---- running -----------------------------------------------------------------------
+    def fit(
+        self, inputs: Inputs = None, *, wait: bool = True, job_name: str | None = None
+    ) -> TuningJobDescription:
+        """Start a tuning job; with ``wait`` return when it has ended."""
+        name = job_name or unique_name(self._base_name(), limit=32)
+        channels = _inputs(inputs)
+        service = self._service()
+        if service is None:
+            check_parents(self.spec, self.store)
+        desc = TuningJobDescription(
+            name=name,
+            spec=self.spec,
+            backend="sagemaker" if service is not None else self.backend.name,
+            status="InProgress",
+            creation_time=_now(),
+            inputs=channels,
+        )
+        if service is not None:
+            service.create_tuning_job(self.spec, name, inputs=channels)
+        self.store.create(desc)
+        self.latest_tuning_job = name
+        return self._run(wait=wait)
+
+    def resume(self, *, wait: bool = True) -> TuningJobDescription:
+        """Continue the attached tuning job after its orchestrating process died.
+
+        Finished training jobs are replayed, never re-run; running ones are watched again.
+        A tuning job that has ended is returned as it is.
+        """
+        desc = self.store.get(self._name())
+        if desc.done:
+            return desc
+        return self._run(wait=wait)
+
+    def _run(self, *, wait: bool) -> TuningJobDescription:
+        name = self._name()
+        if self._service() is not None:
+            return self.wait() if wait else self.describe()
+        desc = self.store.get(name)
+        self.spec = desc.spec
+        runner = TuningRunner(
+            self.spec,
+            name,
+            self.backend,
+            self.store,
+            inputs=desc.inputs,
+            poll_interval=self.poll_interval,
+        )
+        self._runner = runner
+        if wait:
+            return runner.run()
+        self._thread = threading.Thread(target=self._background, name=f"tuning-{name}")
+        self._thread.daemon = True
+        self._thread.start()
+        return self.store.get(name)
+
+    def _background(self) -> None:
+        assert self._runner is not None
+        try:
+            self._runner.run()
+        except BaseException as exc:  # surfaced by wait()
+            self._error = exc
+
+    def wait(self, *, timeout: float | None = None) -> TuningJobDescription:
+        """Block until the tuning job has ended."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        service = self._service()
+        if service is not None:
+            return self._wait_service(service, deadline)
+        if self._thread is not None:
+            self._thread.join(timeout)
+            if self._thread.is_alive():
+                raise TuningError(f"tuning job {self._name()} still running after {timeout}s")
+            if self._error is not None:
+                raise self._error
+        desc = self.store.get(self._name())
+        if not desc.done and self._thread is None:
+            raise TuningError(
+                f"tuning job {desc.name} is {desc.status} but not run by this process: "
+                "resume() continues it if its process died"
+            )
+        return desc
+
+    def _wait_service(self, service: TuningService, deadline: float | None) -> TuningJobDescription:
+        while True:
+            desc = service.describe_tuning_job(self._name())
+            if desc.done:
+                self._cache_service_result(service, desc)
+                return desc
+            if deadline is not None and time.monotonic() > deadline:
+                raise TuningError(f"tuning job {desc.name} still {desc.status} at the timeout")
+            time.sleep(self.poll_interval if self.poll_interval < 1 else SAGEMAKER_POLL_SECONDS)
+
+    def _cache_service_result(self, service: TuningService, desc: TuningJobDescription) -> None:
+        local = self.store.get(desc.name)
+        local.status, local.end_time = desc.status, desc.end_time
+        local.completion_reason, local.failure_reason = desc.completion_reason, desc.failure_reason
+        local.best_training_job = desc.best_training_job
+        self.store.update(local)
+        for position, job in enumerate(self._service_jobs(service)):
+            job.position = position
+            self.store.save_job(desc.name, job)
+
+    def stop(self) -> None:
+        """Stop the tuning job: no new training job starts, running ones are stopped."""
+        name = self._name()
+        service = self._service()
+        if service is not None:
+            service.stop_tuning_job(name)
+            return
+        if self._runner is not None:
+            self._runner.request_stop()
+        desc = self.store.get(name)
+        if not desc.done:
+            desc.status = "Stopping"
+            self.store.update(desc)
+
+    # ---- results -----------------------------------------------------------------------
+    def describe(self) -> TuningJobDescription:
+        service = self._service() if self.store.get(self._name()).backend == "sagemaker" else None
+        if service is not None:
+            return service.describe_tuning_job(self._name())
+        desc = self.store.get(self._name())
+        if desc.best_training_job is None:
+            best = best_of(self.training_jobs(), maximize=self.spec.objective_type == "Maximize")
+            desc.best_training_job = best.job_name if best else None
+        return desc
+
+    def training_jobs(self) -> list[TrainingJobSummary]:
+        """Every training job started so far, oldest first."""
+        name = self._name()
+        if self.store.get(name).backend == "sagemaker":
+            service = self._service()
+            if service is not None:
+                return self._service_jobs(service)
+        return self.store.jobs(name)
+
+    def _service_jobs(self, service: TuningService) -> list[TrainingJobSummary]:
+        jobs = service.list_training_jobs_for_tuning_job(self._name())
+        for job in jobs:
+            if not job.curve:
+                definition = self.spec.definitions().get(job.definition_name)
+                objective = (
+                    definition.objective_metric_name if definition else None
+                ) or self.spec.objective_metric_name
+                job.curve = curve_from_points(self.backend.metrics(job.job_name, [objective]))
+        return jobs
+
+    def best_training_job(self) -> str:
+        """The name of the training job with the best final objective."""
+        best = best_of(self.training_jobs(), maximize=self.spec.objective_type == "Maximize")
+        if best is None:
+            raise TuningError(f"tuning job {self._name()} has no training job with an objective")
+        return best.job_name
+
+    def analytics(self) -> TuningJobAnalytics:
+        """Results as DataFrames (``dataframe()``, ``curves()``)."""
+        return TuningJobAnalytics(
+            self._name(),
+            self.training_jobs,
+            multi_algorithm=self.spec.training_jobs is not None,
+            objective_type=self.spec.objective_type,
+        )

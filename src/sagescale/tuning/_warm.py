@@ -1,0 +1,126 @@
+"""Warm start: reuse the evaluations of 1-5 parent tuning jobs stored in the workspace.
+
+- ``IdenticalDataAndAlgorithm``: every parent must have the same tuned hyperparameter names
+  and the same static hyperparameters per definition, and the same objective. Its
+  evaluations are reused as they are; those outside the new ranges are skipped.
+- ``TransferLearning``: ranges may change and new hyperparameters may appear. An evaluation
+  is reused when its values lie inside the new ranges; a hyperparameter the parent did not
+  tune takes the parent's static value when it had one, else the middle of the new range.
+
+Parents must have ended (Completed, Stopped or Failed). Only jobs that reported the
+objective are reused. Parent evaluations inform the search; they are not training jobs of
+the new tuning job and do not count towards its ``max_jobs`` or its best training job.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sagescale.errors import NotFoundError, TuningError
+from sagescale.specs import TuningJob
+from sagescale.tuning._search import Searcher
+from sagescale.tuning._service import TrainingJobSummary, TuningJobDescription
+from sagescale.tuning._space import SearchSpace
+from sagescale.tuning._store import TuningStore
+
+__all__ = ["apply_warm_start", "check_parents"]
+
+
+def _static(spec: TuningJob, definition: str | None) -> dict[str, Any]:
+    algorithm = spec.definitions().get(definition)
+    if algorithm is None:
+        return {}
+    tuned = set(algorithm.hyperparameter_ranges)
+    return {k: v for k, v in algorithm.training_job.hyperparameters.items() if k not in tuned}
+
+
+def _load_parent(store: TuningStore, name: str) -> TuningJobDescription:
+    try:
+        parent = store.get(name)
+    except NotFoundError:
+        raise TuningError(
+            f"warm start parent {name!r} is not a tuning job of this workspace"
+        ) from None
+    if not parent.done:
+        raise TuningError(f"warm start parent {name!r} is {parent.status}; it must have ended")
+    return parent
+
+
+def _check_identical(spec: TuningJob, parent: TuningJobDescription) -> None:
+    mine, theirs = spec.ranges_by_definition(), parent.spec.ranges_by_definition()
+    for definition, ranges in mine.items():
+        if definition not in theirs:
+            continue
+        if set(ranges) != set(theirs[definition]):
+            raise TuningError(
+                f"warm start IdenticalDataAndAlgorithm: parent {parent.name} tunes "
+                f"{sorted(theirs[definition])}, this job tunes {sorted(ranges)} "
+                "(use TransferLearning to change the tuned hyperparameters)"
+            )
+        if _static(spec, definition) != _static(parent.spec, definition):
+            raise TuningError(
+                f"warm start IdenticalDataAndAlgorithm: static hyperparameters differ from "
+                f"parent {parent.name} (use TransferLearning)"
+            )
+
+
+def _check_objective(spec: TuningJob, parent: TuningJobDescription) -> None:
+    if (spec.objective_metric_name, spec.objective_type) != (
+        parent.spec.objective_metric_name,
+        parent.spec.objective_type,
+    ):
+        raise TuningError(
+            f"warm start parent {parent.name} optimizes {parent.spec.objective_type} "
+            f"{parent.spec.objective_metric_name!r}; this job optimizes {spec.objective_type} "
+            f"{spec.objective_metric_name!r}"
+        )
+
+
+def _transfer_values(
+    space: SearchSpace, job: TrainingJobSummary, parent_static: dict[str, Any]
+) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for name, dim in space.dimensions.items():
+        if name in job.hyperparameters:
+            values[name] = job.hyperparameters[name]
+        elif name in parent_static and dim.to_internal(parent_static[name]) is not None:
+            values[name] = dim.to_value(dim.to_internal(parent_static[name]))
+        else:
+            values[name] = dim.midpoint()
+    return values
+
+
+def check_parents(spec: TuningJob, store: TuningStore) -> list[TuningJobDescription]:
+    """Load and check every parent (raises :class:`TuningError` before anything runs)."""
+    config = spec.warm_start_config
+    if config is None:
+        return []
+    parents = []
+    for name in config.parents:
+        parent = _load_parent(store, name)
+        _check_objective(spec, parent)
+        if config.warm_start_type == "IdenticalDataAndAlgorithm":
+            _check_identical(spec, parent)
+        parents.append(parent)
+    return parents
+
+
+def apply_warm_start(spec: TuningJob, searcher: Searcher, store: TuningStore) -> int:
+    """Replay the parents' evaluations into ``searcher``; the number reused."""
+    config = spec.warm_start_config
+    if config is None:
+        return 0
+    reused = 0
+    transfer = config.warm_start_type == "TransferLearning"
+    for parent in check_parents(spec, store):
+        for job in store.jobs(parent.name):
+            if job.objective_status != "Succeeded" or job.definition_name not in searcher.spaces:
+                continue
+            values: dict[str, Any] = job.hyperparameters
+            if transfer:
+                space = searcher.spaces[job.definition_name]
+                values = _transfer_values(space, job, _static(parent.spec, job.definition_name))
+            reused += searcher.add_finished(
+                job.definition_name, values, job.final_objective, job.curve, count=False
+            )
+    return reused

@@ -1,0 +1,67 @@
+"""The median rule on hand-made curves with known decisions."""
+
+from __future__ import annotations
+
+import optuna
+import pytest
+
+from sagescale.tuning import (
+    MIN_EARLIER_JOBS,
+    MedianStoppingPruner,
+    median_rule_should_stop,
+    running_average,
+)
+
+EARLIER = [
+    {1: 1.0, 2: 2.0, 3: 3.0},  # running averages 1, 1.5, 2
+    {1: 2.0, 2: 4.0, 3: 6.0},  # 2, 3, 4
+    {1: 3.0, 2: 3.0, 3: 3.0},  # 3, 3, 3
+]
+
+
+def test_running_average() -> None:
+    assert running_average(EARLIER[0], 2) == 1.5
+    assert running_average(EARLIER[0], 4) is None  # did not reach epoch 4
+
+
+@pytest.mark.parametrize(
+    ("value", "epoch", "maximize", "stop"),
+    [
+        (1.9, 1, True, True),  # median of running averages (1, 2, 3) = 2
+        (2.0, 1, True, False),  # equal is not worse
+        (2.1, 1, True, False),
+        (2.9, 2, True, True),  # median of (1.5, 3, 3) = 3
+        (3.0, 2, True, False),
+        (2.9, 3, True, True),  # median of (2, 4, 3) = 3
+        (3.1, 3, False, True),  # minimizing: higher than 3 is worse
+        (2.9, 3, False, False),
+    ],
+)
+def test_decisions(value: float, epoch: int, maximize: bool, stop: bool) -> None:
+    assert median_rule_should_stop(value, epoch, EARLIER, maximize=maximize) is stop
+
+
+def test_needs_min_earlier_jobs_at_that_epoch() -> None:
+    assert MIN_EARLIER_JOBS == 3
+    assert not median_rule_should_stop(-100.0, 1, EARLIER[:2], maximize=True)
+    short = [*EARLIER[:2], {1: 3.0}]  # the third job stopped after epoch 1
+    assert median_rule_should_stop(-100.0, 1, short, maximize=True)
+    assert not median_rule_should_stop(-100.0, 2, short, maximize=True)
+
+
+def test_as_optuna_pruner_on_hand_made_curves() -> None:
+    study = optuna.create_study(direction="minimize", pruner=MedianStoppingPruner())
+    for curve in ([5.0, 4.0, 3.0], [4.0, 3.0, 2.0], [6.0, 5.0, 4.0]):
+        trial = study.ask()
+        for epoch, value in enumerate(curve, start=1):
+            trial.report(value, epoch)
+            assert not trial.should_prune()  # fewer than 3 earlier jobs
+        study.tell(trial, curve[-1])
+    good = study.ask()
+    good.report(4.5, 1)  # running averages at 1: 5, 4, 6 -> median 5
+    assert not good.should_prune()
+    good.report(3.9, 2)  # averages at 2: 4.5, 3.5, 5.5 -> median 4.5
+    assert not good.should_prune()
+    bad = study.ask()  # later than `good`, which now counts as an earlier (running) job
+    bad.report(5.2, 1)  # averages at 1: 5, 4, 6, 4.5 -> median 4.75
+    assert bad.should_prune()

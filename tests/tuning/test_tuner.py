@@ -1,0 +1,309 @@
+"""The tuner end to end on an in-process backend (threads as training jobs)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from sagescale.errors import SpecError, TuningError
+from sagescale.specs import (
+    CategoricalParameter,
+    CompletionCriteria,
+    ContinuousParameter,
+    HyperbandConfig,
+    IntegerParameter,
+    TrainingJob,
+    WarmStartConfig,
+)
+from sagescale.tuning import HyperparameterTuner
+
+from ._fakes import ThreadBackend
+
+Make = Callable[..., HyperparameterTuner]
+X = {"x": ContinuousParameter(min_value=0.0, max_value=1.0)}
+COLUMNS = [
+    "TrainingJobName",
+    "TrainingJobStatus",
+    "FinalObjectiveValue",
+    "TrainingStartTime",
+    "TrainingEndTime",
+    "TrainingElapsedTimeSeconds",
+]
+
+
+def _values(tuner: HyperparameterTuner) -> list[dict[str, Any]]:
+    return [j.hyperparameters for j in tuner.training_jobs()]
+
+
+def test_random_end_to_end_and_analytics(make_tuner: Make, backend: ThreadBackend) -> None:
+    ranges = {**X, "kind": CategoricalParameter(values=["a", "b", "c"])}
+    tuner = make_tuner(
+        strategy="Random",
+        hyperparameter_ranges=ranges,
+        max_jobs=6,
+        max_parallel_jobs=2,
+        random_seed=1,
+    )
+    desc = tuner.fit()
+    assert desc.status == "Completed"
+    assert desc.completion_reason == "MaxNumberOfTrainingJobsReached"
+    frame = tuner.analytics().dataframe()
+    assert list(frame.columns) == ["kind", "x", *COLUMNS]
+    assert len(frame) == 6 and set(frame["TrainingJobStatus"]) == {"Completed"}
+    best = frame.loc[frame["FinalObjectiveValue"].idxmax(), "TrainingJobName"]
+    assert tuner.best_training_job() == best == desc.best_training_job
+    # the training jobs got the tuned values and the static ones, and know their tuning job
+    first = backend.jobs[frame["TrainingJobName"][0]]
+    assert first.tuning_job_name == desc.name
+    assert first.hyperparameters["epochs"] == "4"
+    assert float(first.hyperparameters["x"]) == frame["x"][0]
+    curves = tuner.analytics().curves()
+    assert list(curves.columns) == ["TrainingJobName", "Epoch", "ObjectiveValue"]
+    assert len(curves) == 6 * 4
+    ordered = tuner.analytics().dataframe(sort_by_final_metric=True)
+    assert ordered["TrainingJobName"][0] == best
+
+
+def test_random_seed_reproducible(make_tuner: Make) -> None:
+    runs = []
+    for _ in range(2):
+        tuner = make_tuner(strategy="Random", hyperparameter_ranges=X, max_jobs=3, random_seed=7)
+        tuner.fit()
+        runs.append(_values(tuner))
+    assert runs[0] == runs[1]
+
+
+def test_bayesian_end_to_end(make_tuner: Make) -> None:
+    tuner = make_tuner(hyperparameter_ranges=X, max_jobs=5, random_seed=3)
+    assert tuner.spec.strategy == "Bayesian"
+    assert tuner.fit().status == "Completed"
+    assert len(tuner.training_jobs()) == 5
+
+
+def test_grid_covers_every_combination_once(make_tuner: Make, backend: ThreadBackend) -> None:
+    ranges = {
+        "x": CategoricalParameter(values=[0.1, 0.3, 0.9]),
+        "kind": CategoricalParameter(values=["a", "b"]),
+    }
+    tuner = make_tuner(strategy="Grid", hyperparameter_ranges=ranges, max_parallel_jobs=3)
+    desc = tuner.fit()
+    combos = sorted((v["x"], v["kind"]) for v in _values(tuner))
+    assert combos == sorted((x, k) for x in (0.1, 0.3, 0.9) for k in ("a", "b"))
+    assert len(backend.submitted) == 6
+    assert desc.completion_reason in ("MaxNumberOfTrainingJobsReached", "AllGridCombinationsTried")
+
+
+def test_hyperband_stops_jobs_at_rungs(make_tuner: Make, backend: ThreadBackend) -> None:
+    job = TrainingJob(entry_point="lin.py", framework="pytorch", hyperparameters={"epochs": 2})
+    tuner = make_tuner(
+        training_job=job,
+        strategy="Hyperband",
+        hyperparameter_ranges={"y": ContinuousParameter(min_value=0.0, max_value=1.0)},
+        objective_type="Maximize",
+        max_jobs=10,
+        hyperband=HyperbandConfig(min_resource=1, max_resource=9),
+        random_seed=0,
+    )
+    tuner.fit()
+    jobs = tuner.training_jobs()
+    assert all(backend.jobs[j.job_name].hyperparameters["epochs"] == "9" for j in jobs)
+    stopped = [j for j in jobs if j.status == "Stopped"]
+    assert stopped and all(j.early_stopped for j in stopped)
+    assert all(len(j.curve) < 9 for j in stopped)
+    for j in stopped:  # the last objective counts
+        assert j.final_objective == j.curve[max(j.curve)]
+    assert any(len(j.curve) == 9 for j in jobs)
+
+
+def test_median_rule_stops_worse_jobs(make_tuner: Make) -> None:
+    job = TrainingJob(entry_point="lin.py", framework="pytorch", hyperparameters={"epochs": 6})
+    tuner = make_tuner(
+        training_job=job,
+        strategy="Random",
+        hyperparameter_ranges={"y": ContinuousParameter(min_value=0.0, max_value=1.0)},
+        objective_type="Minimize",
+        max_jobs=10,
+        early_stopping_type="Auto",
+        random_seed=5,
+    )
+    tuner.fit()
+    jobs = tuner.training_jobs()
+    assert not any(j.early_stopped for j in jobs[:3])  # fewer than 3 earlier jobs
+    stopped = [j for j in jobs if j.early_stopped]
+    assert stopped, "some job above the median should have been stopped"
+    for j in stopped:
+        assert j.status == "Stopped" and len(j.curve) < 6
+        assert j.final_objective == j.curve[max(j.curve)]
+
+
+def _parent(make_tuner: Make, ranges: dict[str, Any], **kw: Any) -> str:
+    parent = make_tuner(strategy="Random", hyperparameter_ranges=ranges, max_jobs=6, **kw)
+    return parent.fit().name
+
+
+@pytest.mark.parametrize("kind", ["IdenticalDataAndAlgorithm", "TransferLearning"])
+def test_warm_start_changes_the_next_job(make_tuner: Make, kind: str) -> None:
+    name = _parent(make_tuner, X, random_seed=11)
+    ranges: dict[str, Any] = dict(X)
+    if kind == "TransferLearning":  # new hyperparameter, narrower range
+        ranges = {
+            "x": ContinuousParameter(min_value=0.0, max_value=0.9),
+            "kind": CategoricalParameter(values=["a", "b"]),
+        }
+    cold = make_tuner(hyperparameter_ranges=ranges, max_jobs=1, random_seed=2)
+    cold.fit()
+    warm = make_tuner(
+        hyperparameter_ranges=ranges,
+        max_jobs=1,
+        random_seed=2,
+        warm_start_config=WarmStartConfig(warm_start_type=kind, parents=[name]),
+    )
+    warm.fit()
+    assert _values(cold) != _values(warm)
+    assert len(warm.training_jobs()) == 1  # parent jobs are not this job's jobs
+
+
+def test_identical_warm_start_rejects_changed_hyperparameters(make_tuner: Make) -> None:
+    name = _parent(make_tuner, X)
+    child = make_tuner(
+        hyperparameter_ranges={**X, "kind": CategoricalParameter(values=["a"])},
+        max_jobs=1,
+        warm_start_config=WarmStartConfig(parents=[name]),
+    )
+    with pytest.raises(TuningError, match="TransferLearning"):
+        child.fit()
+    missing = make_tuner(
+        hyperparameter_ranges=X, max_jobs=1, warm_start_config=WarmStartConfig(parents=["nope"])
+    )
+    with pytest.raises(TuningError, match="nope"):
+        missing.fit()
+
+
+def test_target_objective_ends_the_tuning_job(make_tuner: Make) -> None:
+    tuner = make_tuner(
+        strategy="Random",
+        hyperparameter_ranges=X,
+        max_jobs=20,
+        completion_criteria=CompletionCriteria(target_objective_value=-10.0),
+    )
+    desc = tuner.fit()
+    assert desc.status == "Completed"
+    assert desc.completion_reason == "TargetObjectiveMetricValueReached"
+    assert len(tuner.training_jobs()) == 1
+
+
+def test_not_improving_ends_the_tuning_job(make_tuner: Make) -> None:
+    tuner = make_tuner(
+        strategy="Grid",
+        hyperparameter_ranges={"x": CategoricalParameter(values=[0.3, 0.0, 0.1, 0.9, 1.0, 0.8])},
+        completion_criteria=CompletionCriteria(max_jobs_not_improving=3),
+    )
+    desc = tuner.fit()
+    assert desc.completion_reason == "BestObjectiveNotImproving"
+    assert len(tuner.training_jobs()) == 4
+
+
+def test_multi_algorithm(make_tuner: Make, backend: ThreadBackend) -> None:
+    jobs = {
+        "quad": TrainingJob(entry_point="quad.py", framework="pytorch"),
+        "lin": TrainingJob(entry_point="lin.py", framework="pytorch"),
+    }
+    tuner = HyperparameterTuner(
+        jobs,
+        objective_metric_name="score",
+        hyperparameter_ranges={
+            "quad": X,
+            "lin": {"y": IntegerParameter(min_value=1, max_value=5)},
+        },
+        strategy="Random",
+        max_jobs=4,
+        max_parallel_jobs=2,
+        backend=backend,
+    )
+    tuner.poll_interval = 0.005
+    tuner.fit()
+    frame = tuner.analytics().dataframe()
+    assert list(frame.columns) == ["x", "y", *COLUMNS, "TrainingJobDefinitionName"]
+    assert list(frame["TrainingJobDefinitionName"]) == ["quad", "lin", "quad", "lin"]
+    for job in tuner.training_jobs():
+        expected = {"quad": {"x"}, "lin": {"y"}}[job.definition_name or ""]
+        assert set(job.hyperparameters) == expected
+        assert backend.jobs[job.job_name].spec.entry_point == f"{job.definition_name}.py"  # type: ignore[union-attr]
+
+
+def test_multi_algorithm_needs_ranges_per_definition(backend: ThreadBackend) -> None:
+    with pytest.raises(SpecError, match="lin"):
+        HyperparameterTuner(
+            {"lin": TrainingJob(entry_point="lin.py", framework="pytorch")},
+            objective_metric_name="score",
+            hyperparameter_ranges={"quad": X},
+            backend=backend,
+        )
+
+
+def test_failed_job_is_recorded_and_search_goes_on(make_tuner: Make) -> None:
+    jobs = {
+        "ok": TrainingJob(entry_point="quad.py", framework="pytorch"),
+        "bad": TrainingJob(entry_point="fail.py", framework="pytorch"),
+    }
+    tuner = make_tuner(training_job=None, strategy="Random", max_jobs=4, hyperparameter_ranges=X)
+    tuner = HyperparameterTuner(
+        jobs,
+        objective_metric_name="score",
+        hyperparameter_ranges={"ok": X, "bad": X},
+        strategy="Random",
+        max_jobs=4,
+        backend=tuner.backend,
+    )
+    tuner.poll_interval = 0.005
+    desc = tuner.fit()
+    statuses = [j.status for j in tuner.training_jobs()]
+    assert statuses == ["Completed", "Failed", "Completed", "Failed"]
+    failed = tuner.training_jobs()[1]
+    assert failed.failure_reason and "boom" in failed.failure_reason
+    assert desc.status == "Completed"
+
+
+def test_too_many_failures_fail_the_tuning_job(make_tuner: Make) -> None:
+    tuner = make_tuner("fail.py", strategy="Random", hyperparameter_ranges=X, max_jobs=6)
+    desc = tuner.fit()
+    assert desc.status == "Failed"
+    assert "3 training jobs failed" in (desc.failure_reason or "")
+    assert len(tuner.training_jobs()) == 3
+    with pytest.raises(TuningError):
+        tuner.best_training_job()
+
+
+def test_missing_objective_counts_as_failure(make_tuner: Make) -> None:
+    tuner = make_tuner(
+        strategy="Random", hyperparameter_ranges=X, max_jobs=1, objective_metric_name="absent"
+    )
+    desc = tuner.fit()
+    job = tuner.training_jobs()[0]
+    assert job.status == "Completed" and job.objective_status == "Failed"
+    assert "absent" in (job.failure_reason or "")
+    assert desc.status == "Failed"
+
+
+def test_stop_and_wait(make_tuner: Make) -> None:
+    tuner = make_tuner(strategy="Random", hyperparameter_ranges=X, max_jobs=50)
+    tuner.fit(wait=False)
+    tuner.stop()
+    desc = tuner.wait(timeout=30)
+    assert desc.status == "Stopped"
+    assert len(tuner.training_jobs()) < 50
+
+
+def test_bayesian_without_torch_names_the_extra(
+    make_tuner: Make, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    from sagescale.errors import MissingExtraError
+
+    monkeypatch.setitem(sys.modules, "torch", None)
+    tuner = make_tuner(hyperparameter_ranges=X, max_jobs=2)
+    with pytest.raises(MissingExtraError, match=r"pip install 'sagescale\[torch\]'"):
+        tuner.fit()
