@@ -1,0 +1,145 @@
+"""runtime.load_env reads the container contract (SM_* variables and config files)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pydantic
+import pytest
+
+from sagescale.errors import SpecError
+from sagescale.runtime import ModelParallelSettings, load_env
+from .jobenv import make_job_env
+
+
+@dataclasses.dataclass
+class HPs:
+    epochs: int
+    lr: float = 0.1
+    optimizer: str = "sgd"
+    use_amp: bool = False
+
+
+class PydanticHPs(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(extra="forbid")
+    epochs: int
+    lr: float
+
+
+def test_reads_every_contract_variable(tmp_path: Path) -> None:
+    train = tmp_path / "data" / "train"
+    env = make_job_env(
+        tmp_path / "ml",
+        hyperparameters={"epochs": 3, "lr": 0.5, "sagemaker_program": "train.py"},
+        channels={"train": train},
+        hosts=("algo-1", "algo-2"),
+        current_host="algo-2",
+    )
+    env.update(RANK="3", LOCAL_RANK="1", WORLD_SIZE="4", LOCAL_WORLD_SIZE="2")
+    got = load_env(env)
+    assert got.hyperparameters["epochs"] == 3
+    assert got.user_hyperparameters() == {"epochs": 3, "lr": 0.5}
+    assert got.channel("train") == train
+    assert got.model_dir == tmp_path / "ml" / "model"
+    assert got.checkpoint_dir == tmp_path / "ml" / "checkpoints"
+    assert got.output_data_dir == tmp_path / "ml" / "output" / "data"
+    assert got.hosts == ("algo-1", "algo-2")
+    assert (got.current_host, got.host_rank) == ("algo-2", 1)
+    assert (got.rank, got.local_rank, got.world_size, got.local_world_size) == (3, 1, 4, 2)
+    assert not got.is_leader and got.is_local_leader is False and got.is_distributed
+    assert got.num_gpus == 0
+    assert got.mixed_precision is None and got.model_parallel is None
+
+
+def test_files_alone_are_enough(tmp_path: Path) -> None:
+    """Without SM_* variables the config files under SAGEMAKER_BASE_DIR are read (as
+    strings, JSON-decoded like SageMaker's toolkit does)."""
+    make_job_env(tmp_path, hyperparameters={"epochs": 2, "name": "x"}, channels={"a": tmp_path})
+    got = load_env({"SAGEMAKER_BASE_DIR": str(tmp_path)})
+    assert got.hyperparameters == {"epochs": 2, "name": "x"}
+    assert got.channels == {"a": tmp_path / "input" / "data" / "a"}
+    assert got.rank == 0 and got.is_leader
+    assert got.checkpoint_dir == tmp_path / "checkpoints"
+
+
+def test_checkpoint_dir_override(tmp_path: Path) -> None:
+    got = load_env({"SAGEMAKER_BASE_DIR": str(tmp_path), "SAGESCALE_CHECKPOINT_DIR": "/x/ck"})
+    assert got.checkpoint_dir == Path("/x/ck")
+    assert load_env({}).checkpoint_dir == Path("/opt/ml/checkpoints")
+
+
+def test_hyperparameters_into_dataclass_and_pydantic(tmp_path: Path) -> None:
+    make_job_env(tmp_path, hyperparameters={"epochs": "4", "lr": "0.01", "use_amp": "true"})
+    got = load_env({"SAGEMAKER_BASE_DIR": str(tmp_path)})
+    assert got.hyperparameters_as(HPs) == HPs(epochs=4, lr=0.01, use_amp=True)
+    env = load_env({"SM_HPS": json.dumps({"epochs": 2, "lr": 0.3, "sagemaker_region": "x"})})
+    assert env.hyperparameters_as(PydanticHPs) == PydanticHPs(epochs=2, lr=0.3)
+
+
+@pytest.mark.parametrize(
+    ("hps", "field"),
+    [
+        ({"epochs": "three"}, "hyperparameters.epochs"),
+        ({"epochs": 1, "lrr": 0.1}, "hyperparameters.lrr"),
+        ({"epochs": 1, "use_amp": "maybe"}, "hyperparameters.use_amp"),
+    ],
+)
+def test_bad_hyperparameters_name_the_field(hps: dict[str, object], field: str) -> None:
+    env = load_env({"SM_HPS": json.dumps(hps)})
+    with pytest.raises(SpecError) as info:
+        env.hyperparameters_as(HPs)
+    assert info.value.field == field
+
+
+def test_mixed_precision_from_hyperparameter_or_variable() -> None:
+    assert load_env({"SM_HPS": '{"sagescale_mixed_precision": "bf16"}'}).mixed_precision == "bf16"
+    assert load_env({"SAGESCALE_MIXED_PRECISION": "fp16"}).mixed_precision == "fp16"
+    assert load_env({"SM_HPS": '{"sagescale_mixed_precision": null}'}).mixed_precision is None
+    with pytest.raises(SpecError, match="mixed_precision='fp8'"):
+        load_env({"SAGESCALE_MIXED_PRECISION": "fp8"})
+
+
+def test_distribution_settings_arrive_as_hyperparameters() -> None:
+    smddp = load_env({"SM_HPS": '{"sagemaker_distributed_dataparallel_enabled": true}'})
+    assert smddp.data_parallel_engine == "smddp"
+    ddp = load_env({"SM_HPS": '{"sagemaker_torch_distributed_enabled": true}'})
+    assert ddp.data_parallel_engine == "ddp"
+    mp = {"partitions": 2, "microbatches": 4, "pipeline": "simple", "ddp": True, "fp16": False}
+    got = load_env({"SM_HPS": json.dumps({"sagemaker_mpi_enabled": True, "mp_parameters": mp})})
+    assert got.model_parallel == ModelParallelSettings(
+        partitions=2, microbatches=4, pipeline="simple", ddp=True, raw=mp
+    )
+    assert got.model_parallel.effective_memory_weight == 0.8
+    assert got.data_parallel_engine is None
+
+
+def test_mp_parameters_as_a_json_string_in_the_file(tmp_path: Path) -> None:
+    make_job_env(tmp_path, hyperparameters={"mp_parameters": {"partitions": 2}})
+    got = load_env({"SAGEMAKER_BASE_DIR": str(tmp_path)})
+    assert got.model_parallel is not None and got.model_parallel.partitions == 2
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"partitions": 0}, "mp_parameters.partitions"),
+        ({"partitions": 2, "pipeline": "zigzag"}, "mp_parameters.pipeline"),
+        ({"partitions": 2, "default_partition": 2}, "mp_parameters.default_partition"),
+        ({"partitions": "two"}, "mp_parameters.partitions"),
+    ],
+)
+def test_bad_mp_parameters(params: dict[str, object], field: str) -> None:
+    with pytest.raises(SpecError) as info:
+        load_env({"SM_HPS": json.dumps({"mp_parameters": params})})
+    assert info.value.field == field
+
+
+def test_unknown_channel_and_bad_variables() -> None:
+    with pytest.raises(SpecError, match="channel 'train'"):
+        load_env({}).channel("train")
+    with pytest.raises(SpecError, match="WORLD_SIZE"):
+        load_env({"WORLD_SIZE": "many"})
+    with pytest.raises(SpecError, match="SM_HPS"):
+        load_env({"SM_HPS": "[1, 2]"})

@@ -1,0 +1,78 @@
+"""Automatic and manual partitioning of ordered blocks."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from sagescale.errors import SpecError
+from sagescale.runtime.smp._partition import (
+    balanced_split,
+    block_costs,
+    manual_split,
+    ordered_blocks,
+)
+
+
+def test_balanced_split_minimizes_the_largest_stage() -> None:
+    assert balanced_split([1, 1, 1, 1], 2) == [0, 0, 1, 1]
+    assert balanced_split([4, 1, 1, 1, 1], 2) == [0, 1, 1, 1, 1]
+    assert balanced_split([1, 2, 3, 4, 5, 6, 7, 8, 9], 3) == [0, 0, 0, 0, 0, 1, 1, 2, 2]
+    assert balanced_split([5], 1) == [0]
+    with pytest.raises(SpecError, match="partitions=3"):
+        balanced_split([1, 1], 3)
+
+
+def test_memory_costs_of_known_layers_give_the_balanced_split() -> None:
+    """Costs are parameter + activation bytes; the first block outweighs the other five
+    together, so the balanced 2-way split puts it alone."""
+    sizes = [(16, 64), (64, 8), (8, 8), (8, 8), (8, 8), (8, 16)]
+    blocks = nn.Sequential(*[nn.Linear(a, b) for a, b in sizes])
+    sample = torch.zeros(2, 16)
+    costs = block_costs(list(blocks), sample, memory_weight=1.0)
+    expected = [
+        4 * (a * b + b + 2 * b) for a, b in sizes
+    ]  # float32 params + bias + activations of a 2-sample microbatch
+    total = sum(expected)
+    assert costs == pytest.approx([e / total for e in expected])
+    assert balanced_split(costs, 2) == [0, 1, 1, 1, 1, 1]
+    equal = nn.Sequential(*[nn.Linear(8, 8) for _ in range(4)])
+    equal_costs = block_costs(list(equal), torch.zeros(1, 8), memory_weight=1.0)
+    assert balanced_split(equal_costs, 2) == [0, 0, 1, 1]
+
+
+def test_speed_costs_use_measured_time() -> None:
+    blocks = [nn.Identity() for _ in range(4)]
+    timings = {id(b): t for b, t in zip(blocks, [3.0, 1.0, 1.0, 1.0], strict=True)}
+    costs = block_costs(
+        blocks, torch.zeros(1), memory_weight=0.0, timer=lambda b, _x: timings[id(b)]
+    )
+    assert balanced_split(costs, 2) == [0, 1, 1, 1]
+
+
+def test_manual_split() -> None:
+    assert manual_split([0, None, 1, 1], 2, default_partition=0) == [0, 0, 1, 1]
+    with pytest.raises(SpecError, match="must not decrease"):
+        manual_split([1, 0], 2, default_partition=0)
+    with pytest.raises(SpecError, match="every partition"):
+        manual_split([0, 0], 2, default_partition=0)
+    with pytest.raises(SpecError, match="partition 5"):
+        manual_split([0, 5], 2, default_partition=0)
+
+
+def test_ordered_blocks() -> None:
+    class Exposed(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.a, self.b = nn.Linear(1, 1), nn.Linear(1, 1)
+
+        def pipeline_blocks(self) -> list[nn.Module]:
+            return [self.a, self.b]
+
+    seq = nn.Sequential(nn.Linear(1, 1), nn.ReLU())
+    assert ordered_blocks(seq) == list(seq)
+    exposed = Exposed()
+    assert ordered_blocks(exposed) == [exposed.a, exposed.b]
+    with pytest.raises(SpecError, match="pipeline_blocks"):
+        ordered_blocks(nn.Linear(1, 1))
