@@ -53,7 +53,12 @@ def curves_df() -> pd.DataFrame:
         for epoch in range(1, epochs + 1):
             v = value + 0.4 * math.exp(-epoch / 2.5)
             rows.append(
-                {"TrainingJobName": name, "epoch": epoch, "value": v, "TrainingJobStatus": status}
+                {
+                    "TrainingJobName": name,
+                    "Epoch": epoch,
+                    "ObjectiveValue": v,
+                    "TrainingJobStatus": status,
+                }
             )
     return pd.DataFrame(rows)  # type: ignore[no-any-return]
 

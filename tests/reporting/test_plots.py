@@ -120,13 +120,15 @@ def test_objective_curves_mark_early_stopped(curves_df: pd.DataFrame) -> None:
 
 
 def test_objective_curves_statuses_override_and_step(curves_df: pd.DataFrame) -> None:
-    curves = curves_df.drop(columns="TrainingJobStatus").rename(columns={"epoch": "step"})
+    curves = curves_df.drop(columns="TrainingJobStatus").rename(
+        columns={"Epoch": "step", "ObjectiveValue": "value"}
+    )
     fig = plot_objective_curves(curves, statuses={"hpo-001-a1b2c3": "Stopped"})
     styles = {line.get_label(): line.get_linestyle() for line in fig.axes[0].get_lines()}
     assert styles["hpo-001-a1b2c3"] == "--"
     assert styles["hpo-003-g7h8i9"] == "-"
     assert fig.axes[0].get_xlabel() == "step"
-    with pytest.raises(SpecError, match="'epoch' or 'step'"):
+    with pytest.raises(SpecError, match="'Epoch', 'epoch' or 'step'"):
         plot_objective_curves(curves.drop(columns="step"))
 
 

@@ -6,8 +6,9 @@ Input shapes (pandas DataFrames):
   columns: one column per tuned hyperparameter, ``TrainingJobName``, ``TrainingJobStatus``
   (``Completed``/``Stopped``/``Failed``), ``FinalObjectiveValue``, ``TrainingStartTime``,
   ``TrainingEndTime``, ``TrainingElapsedTimeSeconds``, optional ``TrainingJobDefinitionName``.
-- **objective curves**, long form: ``TrainingJobName``, ``epoch`` (or ``step``), ``value``,
-  optional ``TrainingJobStatus``.
+- **objective curves**, long form (``TuningJobAnalytics.curves()``): ``TrainingJobName``,
+  ``Epoch``, ``ObjectiveValue``, optional ``TrainingJobStatus`` (``epoch``/``step`` and
+  ``value`` are accepted too).
 - **experiment analytics**, SageMaker Experiments' ``ExperimentAnalytics`` columns:
   ``TrialComponentName``, ``DisplayName``, ``SourceArn``, one column per parameter,
   ``<metric> - Min/Max/Avg/StdDev/Last/Count``, ``Trials``, ``Experiments``.
@@ -21,6 +22,7 @@ from sagescale.reporting._frames import (
     TUNING_COLUMNS,
     series_frame,
 )
+from sagescale.reporting._load import experiment_report_for, tuning_report_for
 from sagescale.reporting._plots import (
     plot_experiment_metrics,
     plot_objective_curves,
@@ -41,6 +43,7 @@ __all__ = [
     "TUNING_COLUMNS",
     "analytics_html",
     "experiment_report",
+    "experiment_report_for",
     "plot_experiment_metrics",
     "plot_objective_curves",
     "plot_parallel_coordinates",
@@ -48,5 +51,6 @@ __all__ = [
     "save_figure",
     "series_frame",
     "tuning_report",
+    "tuning_report_for",
     "tuning_results_html",
 ]

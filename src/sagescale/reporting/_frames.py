@@ -5,8 +5,9 @@ columns): one column per tuned hyperparameter, ``TrainingJobName``, ``TrainingJo
 ``FinalObjectiveValue``, ``TrainingStartTime``, ``TrainingEndTime``,
 ``TrainingElapsedTimeSeconds`` and, for multi-algorithm tuning, ``TrainingJobDefinitionName``.
 
-Objective curves (long form, one row per reported value): ``TrainingJobName``, ``epoch`` (or
-``step``), ``value`` and optionally ``TrainingJobStatus``.
+Objective curves (long form, one row per reported value, ``TuningJobAnalytics.curves()``):
+``TrainingJobName``, ``Epoch``, ``ObjectiveValue`` and optionally ``TrainingJobStatus``;
+lower-case ``epoch`` (or ``step``) and ``value`` are accepted too.
 
 Experiment analytics (SageMaker Experiments' ``ExperimentAnalytics`` columns):
 ``TrialComponentName``, ``DisplayName``, ``SourceArn``, one column per parameter,
@@ -35,6 +36,7 @@ __all__ = [
     "ObjectiveType",
     "best_row",
     "check_objective_type",
+    "curve_frame",
     "hyperparameter_columns",
     "metric_names",
     "parameter_columns",
@@ -53,7 +55,8 @@ TUNING_COLUMNS = (
     "TrainingElapsedTimeSeconds",
     "TrainingJobDefinitionName",
 )
-CURVE_COLUMNS = ("TrainingJobName", "value")
+CURVE_COLUMNS = ("TrainingJobName", "Epoch", "ObjectiveValue")
+_CURVE_ALIASES = {"Epoch": "epoch", "Step": "step", "ObjectiveValue": "value"}
 SERIES_COLUMNS = ("TrialComponentName", "metric_name", "step", "timestamp", "value")
 METRIC_STATS = ("Min", "Max", "Avg", "StdDev", "Last", "Count")
 _EXPERIMENT_FIXED = ("TrialComponentName", "DisplayName", "SourceArn", "Trials", "Experiments")
@@ -127,6 +130,21 @@ def best_row(df: pd.DataFrame, objective_type: str) -> int | None:
     values = pd.to_numeric(df["FinalObjectiveValue"], errors="coerce").tolist()
     ranked = [(sign * float(v), i) for i, v in enumerate(values) if math.isfinite(v)]
     return min(ranked)[1] if ranked else None
+
+
+def curve_frame(curves: pd.DataFrame) -> pd.DataFrame:
+    """The curves with ``Epoch``/``Step``/``ObjectiveValue`` read as ``epoch``/``step``/``value``;
+    checks that ``TrainingJobName``, ``value`` and ``epoch`` or ``step`` are there."""
+    rename = {k: v for k, v in _CURVE_ALIASES.items() if k in curves.columns and v not in curves}
+    out: pd.DataFrame = curves.rename(columns=rename)
+    require_columns(out, ("TrainingJobName", "value"), field="curves")
+    if not any(c in out.columns and out[c].notna().any() for c in ("epoch", "step")):
+        raise SpecError(
+            f"curves needs an 'Epoch', 'epoch' or 'step' column; it has "
+            f"{list(map(str, curves.columns))}",
+            field="curves",
+        )
+    return out
 
 
 def parameter_columns(df: pd.DataFrame) -> list[str]:

@@ -18,6 +18,7 @@ from sagescale.reporting._axes import parallel_axes
 from sagescale.reporting._frames import (
     best_row,
     check_objective_type,
+    curve_frame,
     hyperparameter_columns,
     require_columns,
     start_order,
@@ -259,11 +260,12 @@ def plot_objective_curves(
 ) -> Figure:
     """The objective per epoch (or step) of each training job; early-stopped jobs marked.
 
-    ``curves`` has ``TrainingJobName``, ``epoch`` or ``step``, ``value`` and optionally
+    ``curves`` has ``TrainingJobName``, ``Epoch`` and ``ObjectiveValue`` (as
+    ``TuningJobAnalytics.curves()`` gives; or ``epoch``/``step`` and ``value``) and optionally
     ``TrainingJobStatus``; ``statuses`` (job name → status) overrides that column. A job with
     status ``Stopped`` is dashed and ends in a red cross."""
-    require_columns(curves, ("TrainingJobName", "value"), field="curves")
-    x_col = _x_column(curves)
+    curves = curve_frame(curves)
+    x_col = "epoch" if "epoch" in curves.columns and curves["epoch"].notna().any() else "step"
     status = _curve_statuses(curves, statuses)
     fig = new_figure(7.5, 4.2)
     ax = fig.add_subplot()
@@ -302,16 +304,6 @@ def plot_objective_curves(
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=7, loc="best")
     return _finish(fig, path)
-
-
-def _x_column(frame: pd.DataFrame) -> str:
-    for col in ("epoch", "step"):
-        if col in frame.columns and frame[col].notna().any():
-            return col
-    raise SpecError(
-        f"curves needs an 'epoch' or 'step' column; it has {list(map(str, frame.columns))}",
-        field="curves",
-    )
 
 
 def _curve_statuses(curves: pd.DataFrame, statuses: Mapping[str, str] | None) -> dict[str, str]:
