@@ -312,14 +312,12 @@ class SageMakerStore(ExperimentStore):
         moto replaces the whole map; sending the merged map is right under both."""
         current = self._call("DescribeTrialComponent", TrialComponentName=name)
         out: dict[str, Any] = {}
-        for key, new, convert in (
-            ("Parameters", parameters, _param),
-            ("InputArtifacts", inputs, _artifact),
-            ("OutputArtifacts", outputs, _artifact),
-        ):
+        if parameters:
+            out["Parameters"] = {k: _param(v) for k, v in parameters.items()}
+        for key, new in (("InputArtifacts", inputs), ("OutputArtifacts", outputs)):
             if new:
-                out[key] = {**(current.get(key) or {}), **{k: convert(v) for k, v in new.items()}}
-        return out
+                out[key] = {k: _artifact(v) for k, v in new.items()}
+        return {k: {**(current.get(k) or {}), **v} for k, v in out.items()}
 
     def _require_component(self, name: str) -> None:
         if name not in self._known_components:

@@ -1,0 +1,172 @@
+"""Experiment / Trial / TrialComponent / Tracker / Run against the workspace SQLite store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sagescale.errors import NotFoundError, SpecError, TrackingError
+from sagescale.tracking import (
+    Experiment,
+    Run,
+    Tracker,
+    Trial,
+    TrialComponent,
+    check_name,
+    get_store,
+    load_run,
+)
+from sagescale.tracking._sqlite import SQLiteStore
+
+
+@pytest.mark.parametrize(
+    "bad", ["", "-lead", "trail-", "under_score", "dot.ted", "a" * 121, "sp ace", "é"]
+)
+def test_bad_names_are_rejected_clearly(bad: str, workspace: Path) -> None:
+    with pytest.raises(SpecError) as info:
+        Experiment.create(bad)
+    assert "experiment_name" in str(info.value) and repr(bad) in str(info.value)
+    assert "pattern" in str(info.value)
+
+
+def test_names_up_to_120_characters(workspace: Path) -> None:
+    assert check_name("a" * 120) == "a" * 120
+    assert check_name("a--b-9") == "a--b-9"
+    with pytest.raises(SpecError):
+        check_name(12)
+
+
+def test_experiment_trial_component_objects(workspace: Path) -> None:
+    exp = Experiment.create("churn", description="predict churn", tags={"team": "ml"})
+    trial = exp.create_trial("trial-1")
+    tc = TrialComponent.create("prep-1", display_name="Preprocessing")
+    trial.add_trial_component(tc)
+    assert [t.name for t in exp.list_trials()] == ["trial-1"]
+    assert [c.name for c in trial.list_trial_components()] == ["prep-1"]
+    assert Experiment.load("churn").tags == {"team": "ml"}
+    assert [e.name for e in Experiment.list()] == ["churn"]
+    assert Trial.load("trial-1").experiment_name == "churn"
+    assert TrialComponent.load("prep-1").display_name == "Preprocessing"
+    with pytest.raises(NotFoundError):
+        Experiment.load("nope")
+    with pytest.raises(TrackingError):
+        Experiment.create("churn")
+
+
+def test_tracker_context_manager_records_everything(workspace: Path, tmp_path: Path) -> None:
+    Experiment.create("exp")
+    trial = Trial.create("t", experiment_name="exp")
+    report = tmp_path / "report.txt"
+    report.write_text("fine")
+    with Tracker.create(display_name="training") as tracker:
+        tracker.log_parameters({"lr": 0.1, "optimizer": "adam"})
+        tracker.log_parameter("batch_size", 32)
+        tracker.log_input("train", "s3://bucket/train", media_type="text/csv")
+        tracker.log_output("model", "s3://bucket/model.tar.gz")
+        tracker.log_artifact(report, media_type="text/plain")
+        for step in range(100):
+            tracker.log_metric("loss", 1.0 / (step + 1), step=step)
+    trial.add_trial_component(tracker)
+    tc = tracker.trial_component
+    assert tc.status == "Completed" and tc.record.end_time is not None
+    assert tc.parameters == {"lr": 0.1, "optimizer": "adam", "batch_size": 32.0}
+    assert tc.input_artifacts["train"].media_type == "text/csv"
+    stored = tc.output_artifacts["report.txt"].value
+    assert stored.startswith("file://") and Path(stored[7:]).read_text() == "fine"
+    assert tc.metrics["loss"].count == 100 and tc.metrics["loss"].last == 0.01
+    assert [p.step for p in tc.metric_series("loss")][:3] == [0, 1, 2]
+    assert tc.trial_names == ("t",)
+
+
+def test_tracker_marks_failure(workspace: Path) -> None:
+    with pytest.raises(RuntimeError), Tracker.create(trial_component_name="boom") as tracker:
+        tracker.log_metric("loss", 1.0)
+        raise RuntimeError("diverged")
+    tc = TrialComponent.load("boom")
+    assert tc.status == "Failed" and "diverged" in (tc.record.status_message or "")
+    assert tc.metrics["loss"].count == 1  # what was logged before the crash is kept
+
+
+def test_bad_values_are_rejected(workspace: Path, tmp_path: Path) -> None:
+    tracker = Tracker.create(trial_component_name="bad-values")
+    with pytest.raises(SpecError, match="must be a string or a number"):
+        tracker.log_parameter("p", [1, 2])  # type: ignore[arg-type]
+    with pytest.raises(SpecError, match="finite"):
+        tracker.log_parameter("p", float("nan"))
+    with pytest.raises(SpecError, match="real number"):
+        tracker.log_metric("loss", "high")  # type: ignore[arg-type]
+    with pytest.raises(SpecError, match="existing file"):
+        tracker.log_artifact(tmp_path / "missing.txt")
+    tracker.close()
+
+
+def test_tracker_load_outside_a_job(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    Tracker.create(trial_component_name="eval-1").close()
+    tracker = Tracker.load("eval-1")
+    tracker.log_metric("acc", 0.9)
+    tracker.close()
+    assert TrialComponent.load("eval-1").metrics["acc"].last == 0.9
+    monkeypatch.delenv("SAGESCALE_TRIAL_COMPONENT_NAME", raising=False)
+    monkeypatch.delenv("TRAINING_JOB_NAME", raising=False)
+    with pytest.raises(NotFoundError, match="no trial component"):
+        Tracker.load()
+    monkeypatch.setenv("TRAINING_JOB_NAME", "job-7")
+    with pytest.raises(NotFoundError, match="job-7-aws-training-job"):
+        Tracker.load()
+
+
+def test_run_api(workspace: Path, tmp_path: Path) -> None:
+    data = tmp_path / "data.csv"
+    data.write_text("x\n1\n")
+    with Run(experiment_name="mnist", run_name="run-1") as run:
+        run.log_parameters({"epochs": 3})
+        run.log_metric("loss", 0.5, step=0)
+        run.log_artifact("dataset", "s3://b/mnist", is_output=False)
+        run.log_file(data, is_output=False)
+    tc = TrialComponent.load("mnist-run-1")
+    assert tc.status == "Completed"
+    assert set(tc.input_artifacts) == {"dataset", "data.csv"}
+    assert tc.trial_names == ("Default-Run-Group-mnist",)
+    again = load_run("mnist", "run-1")
+    again.log_metric("loss", 0.25, step=1)
+    again.close()
+    assert TrialComponent.load("mnist-run-1").metrics["loss"].count == 2
+    with Run(experiment_name="mnist", run_name="run-2"):
+        pass
+    assert len(Experiment.load("mnist").list_trial_components()) == 2
+    with pytest.raises(SpecError, match="experiment_name and run_name"):
+        load_run()
+
+
+def test_get_store_resolution(
+    workspace: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    default = get_store()
+    assert isinstance(default, SQLiteStore)
+    assert default.workspace.db_path == workspace / "sagescale.db"
+    assert get_store(default) is default
+    monkeypatch.setenv("SAGESCALE_TRACKING_URI", f"sqlite:///{tmp_path / 'other.db'}")
+    env_store = get_store()
+    assert isinstance(env_store, SQLiteStore)
+    assert env_store.workspace.db_path == tmp_path / "other.db"
+    explicit = get_store(f"sqlite:///{tmp_path / 'x' / 'sagescale.db'}")
+    assert isinstance(explicit, SQLiteStore)
+    assert explicit.workspace.root == tmp_path / "x"
+    with pytest.raises(SpecError, match="not supported"):
+        get_store("postgres://db")
+    with pytest.raises(SpecError, match="unknown"):
+        get_store("sagemaker://?colour=blue")
+    with pytest.raises(SpecError):
+        get_store(42)  # type: ignore[arg-type]
+
+
+def test_sqlite_schema_is_indexed_and_wal(workspace: Path) -> None:
+    store = get_store()
+    assert isinstance(store, SQLiteStore)
+    ws = store.workspace
+    assert ws.query("PRAGMA journal_mode")[0][0] == "wal"
+    version = ws.query("SELECT version FROM schema_versions WHERE namespace = 'tracking'")
+    assert version[0][0] == 1
+    indexes = {r[0] for r in ws.query("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    assert {"tracking_artifacts_value", "tracking_metrics_series"} <= indexes
