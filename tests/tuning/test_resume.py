@@ -1,0 +1,115 @@
+"""Resume after the orchestrating process died; results through a TuningService."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from sagescale.backends import JobDescription
+from sagescale.specs import ContinuousParameter, TrainingJob
+from sagescale.tuning import HyperparameterTuner, TrainingJobSummary
+
+from ._fakes import FakeAmt, ThreadBackend
+from .conftest import curve_job, quadratic
+
+X = {"x": ContinuousParameter(min_value=0.0, max_value=1.0)}
+
+
+class OrchestratorDied(BaseException):
+    pass
+
+
+class CrashingBackend(ThreadBackend):
+    """Raises out of ``describe`` once ``crash_after`` jobs were submitted (the tuner 'dies')."""
+
+    crash_after: int | None = None
+
+    def describe(self, job_name: str) -> JobDescription:
+        if self.crash_after is not None and len(self.submitted) >= self.crash_after:
+            raise OrchestratorDied
+        return super().describe(job_name)
+
+
+def test_kill_and_resume_never_reruns_finished_jobs(workspace: Path) -> None:
+    backend = CrashingBackend({"quad.py": curve_job(quadratic)})
+    backend.crash_after = 4
+    job = TrainingJob(entry_point="quad.py", framework="pytorch")
+    tuner = HyperparameterTuner(
+        job,
+        objective_metric_name="score",
+        hyperparameter_ranges=X,
+        strategy="Random",
+        max_jobs=7,
+        max_parallel_jobs=2,
+        random_seed=4,
+        backend=backend,
+    )
+    tuner.poll_interval = 0.005
+    with pytest.raises(OrchestratorDied):
+        tuner.fit()
+    name = tuner.latest_tuning_job
+    assert name is not None
+    before = {j.job_name: j for j in tuner.training_jobs()}
+    assert tuner.describe().status == "InProgress"
+    finished_before = {n for n, j in before.items() if j.end_time is not None}
+    assert len(before) == 4
+
+    backend.crash_after = None
+    attached = HyperparameterTuner.attach(name, backend=backend)
+    attached.poll_interval = 0.005
+    desc = attached.resume()
+    assert desc.status == "Completed"
+    jobs = attached.training_jobs()
+    assert len(jobs) == 7 and len(backend.submitted) == 7  # nothing submitted twice
+    assert [j.position for j in jobs] == list(range(7))
+    assert len({j.job_name for j in jobs}) == 7
+    for j in jobs:
+        if j.job_name in finished_before:
+            assert j.final_objective == before[j.job_name].final_objective
+    assert all(j.objective_status == "Succeeded" for j in jobs)
+    assert attached.resume().status == "Completed"  # an ended job is returned as it is
+
+
+def test_tuning_service_results_have_the_same_form(
+    workspace: Path, make_tuner: Callable[..., HyperparameterTuner]
+) -> None:
+    now = datetime.now(timezone.utc)
+    results = [
+        TrainingJobSummary(
+            job_name=f"remote-{i}",
+            status="Completed",
+            hyperparameters={"x": 0.1 * i},
+            final_objective=0.5 - 0.1 * i,
+            objective_status="Succeeded",
+            start_time=now,
+            end_time=now,
+        )
+        for i in range(3)
+    ]
+    service = FakeAmt(results)
+    remote = HyperparameterTuner(
+        TrainingJob(entry_point="quad.py", framework="pytorch"),
+        objective_metric_name="acc",
+        hyperparameter_ranges=X,
+        strategy="Random",
+        max_jobs=3,
+        backend=service,
+    )
+    remote.poll_interval = 0.001
+    desc = remote.fit()
+    assert desc.status == "Completed" and desc.name in service.created
+    assert remote.best_training_job() == "remote-0"
+    local = make_tuner(strategy="Random", hyperparameter_ranges=X, max_jobs=2)
+    local.fit()
+    remote_frame = remote.analytics().dataframe()
+    local_frame = local.analytics().dataframe()
+    assert list(remote_frame.columns) == list(local_frame.columns)
+    assert list(remote.analytics().curves()["ObjectiveValue"][:2]) == [0.1, 0.5]
+    # the result is also kept in the workspace, and attach finds it
+    attached = HyperparameterTuner.attach(desc.name, backend=service)
+    assert attached.describe().status == "Completed"
+    attached.stop()
+    assert service.stopped == [desc.name]
