@@ -1,0 +1,170 @@
+"""ExperimentAnalytics: SageMaker's columns, sorting, search expressions (bound, not pasted)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sagescale.errors import SpecError
+from sagescale.tracking import Artifact, ExperimentAnalytics, MetricPoint, search_trial_components
+from sagescale.tracking._search import matches, parse_expression
+from sagescale.tracking._sqlite import SQLiteStore
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> SQLiteStore:
+    s = SQLiteStore.from_path(tmp_path / "ws" / "sagescale.db")
+    s.create_experiment("exp")
+    s.create_trial("t-a", experiment_name="exp")
+    s.create_trial("t-b", experiment_name="exp")
+    now = time.time()
+    for i, (lr, opt) in enumerate([(0.1, "adam"), (0.01, "sgd"), (0.001, "adam")]):
+        name = f"tc-{i}"
+        s.create_trial_component(
+            name,
+            trial_name="t-a" if i < 2 else "t-b",
+            status="Completed" if i else "Failed",
+            tags={"stage": "train" if i < 2 else "eval"},
+            source_arn=f"local:training-job/job-{i}",
+        )
+        s.update_trial_component(
+            name,
+            parameters={"lr": lr, "optimizer": opt},
+            input_artifacts={"train": Artifact(f"s3://b/train-{i}", "text/csv")},
+        )
+        values = [1.0 / (i + 1), 0.5 / (i + 1)]
+        s.log_metrics(name, [MetricPoint("loss", v, k, now + k) for k, v in enumerate(values)])
+    s.create_trial_component("elsewhere")  # in no experiment
+    return s
+
+
+def test_dataframe_has_sagemaker_columns(store: SQLiteStore) -> None:
+    df = ExperimentAnalytics("exp", store=store).dataframe()
+    assert list(df.columns) == [
+        "TrialComponentName",
+        "DisplayName",
+        "SourceArn",
+        "lr",
+        "optimizer",
+        "loss - Min",
+        "loss - Max",
+        "loss - Avg",
+        "loss - StdDev",
+        "loss - Last",
+        "loss - Count",
+        "train - MediaType",
+        "train - Value",
+        "Trials",
+        "Experiments",
+    ]
+    assert list(df["TrialComponentName"]) == ["tc-0", "tc-1", "tc-2"]
+    row = df.iloc[1]
+    assert row["lr"] == 0.01 and row["loss - Min"] == 0.25 and row["loss - Last"] == 0.25
+    assert row["loss - Count"] == 2 and row["loss - StdDev"] == pytest.approx(0.125)
+    assert row["Trials"] == ["t-a"] and row["Experiments"] == ["exp"]
+    assert row["SourceArn"] == "local:training-job/job-1"
+
+
+def test_sort_and_select(store: SQLiteStore) -> None:
+    df = ExperimentAnalytics(
+        "exp",
+        sort_by="Metrics.loss.Min",
+        sort_order="Descending",
+        parameter_names=["lr"],
+        metric_names=["loss"],
+        store=store,
+    ).dataframe()
+    assert list(df["TrialComponentName"]) == ["tc-0", "tc-1", "tc-2"]
+    assert "optimizer" not in df.columns
+    by_lr = ExperimentAnalytics("exp", sort_by="Parameters.lr", store=store).dataframe()
+    assert list(by_lr["lr"]) == [0.001, 0.01, 0.1]
+    with pytest.raises(SpecError, match="sort_order"):
+        ExperimentAnalytics("exp", sort_order="Up", store=store)
+    with pytest.raises(SpecError, match="sort_by"):
+        ExperimentAnalytics("exp", sort_by="Nope", store=store).dataframe()
+    with pytest.raises(SpecError, match="experiment_name or search_expression"):
+        ExperimentAnalytics(store=store)
+
+
+def _f(name: str, op: str, value: Any = None) -> dict[str, Any]:
+    return {"Name": name, "Operator": op} | ({} if value is None else {"Value": value})
+
+
+CASES: list[tuple[dict[str, Any], list[str]]] = [
+    ({"Filters": [_f("Parameters.lr", "GreaterThan", "0.005")]}, ["tc-0", "tc-1"]),
+    ({"Filters": [_f("Parameters.optimizer", "Equals", "adam")]}, ["tc-0", "tc-2"]),
+    ({"Filters": [_f("Metrics.loss.Min", "LessThanOrEqualTo", "0.25")]}, ["tc-1", "tc-2"]),
+    ({"Filters": [_f("Metrics.loss.Count", "Equals", "2")]}, ["tc-0", "tc-1", "tc-2"]),
+    ({"Filters": [_f("Metrics.loss.StdDev", "GreaterThan", "0.2")]}, ["tc-0"]),
+    ({"Filters": [_f("Tags.stage", "Equals", "eval")]}, ["tc-2"]),
+    ({"Filters": [_f("Status.PrimaryStatus", "NotEquals", "Failed")]}, ["tc-1", "tc-2"]),
+    ({"Filters": [_f("Parents.TrialName", "Equals", "t-b")]}, ["tc-2"]),
+    ({"Filters": [_f("Source.SourceArn", "Contains", "job-1")]}, ["tc-1"]),
+    ({"Filters": [_f("Parameters.optimizer", "In", "sgd, rmsprop")]}, ["tc-1"]),
+    ({"Filters": [_f("Tags.stage", "NotExists")]}, []),
+    ({"Filters": [_f("InputArtifacts.train.Value", "Equals", "s3://b/train-2")]}, ["tc-2"]),
+    (
+        {"Filters": [_f("CreationTime", "GreaterThan", "2000-01-01T00:00:00")]},
+        ["tc-0", "tc-1", "tc-2"],
+    ),
+    (
+        {
+            "Operator": "Or",
+            "SubExpressions": [
+                {"Filters": [_f("Parameters.lr", "Equals", "0.1")]},
+                {"Filters": [_f("Tags.stage", "Equals", "eval")]},
+            ],
+        },
+        ["tc-0", "tc-2"],
+    ),
+]
+
+
+@pytest.mark.parametrize(("expression", "expected"), CASES)
+def test_search_expressions_sql_and_records_agree(
+    store: SQLiteStore, expression: dict[str, Any], expected: list[str]
+) -> None:
+    found = search_trial_components(store, experiment_name="exp", search_expression=expression)
+    assert [r.name for r in found] == expected
+    parsed = parse_expression(expression)
+    in_python = [
+        r.name for r in store.list_trial_components(experiment_name="exp") if matches(r, parsed)
+    ]
+    assert in_python == expected
+
+
+def test_values_are_bound_never_pasted(store: SQLiteStore) -> None:
+    hostile = "adam' OR '1'='1'; DROP TABLE tracking_metrics; --"
+    expr = {"Filters": [_f("Parameters.optimizer", "Equals", hostile)]}
+    assert search_trial_components(store, search_expression=expr) == []
+    assert store.count_metric_points() == 6
+    weird_name = {"Filters": [_f("Parameters.x') OR 1=1 --", "Exists")]}
+    assert search_trial_components(store, search_expression=weird_name) == []
+
+
+@pytest.mark.parametrize(
+    ("expression", "message"),
+    [
+        ({"Filters": [_f("Bogus", "Equals", "1")]}, "not searchable"),
+        ({"Filters": [_f("Parameters.lr", "Like", "1")]}, "Operator"),
+        ({"Filters": [_f("Parameters.lr", "Equals")]}, "needs a Value"),
+        ({"Operator": "Xor"}, "'And' or 'Or'"),
+        ({"NestedFilters": []}, "unsupported keys"),
+        ({"Filters": [_f("StartTime", "GreaterThan", "yesterday")]}, "ISO 8601"),
+    ],
+)
+def test_bad_expressions_are_rejected(
+    store: SQLiteStore, expression: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(SpecError, match=message):
+        search_trial_components(store, search_expression=expression)
+
+
+def test_search_without_experiment(store: SQLiteStore) -> None:
+    df = ExperimentAnalytics(
+        search_expression={"Filters": [_f("Tags.stage", "Exists")]}, store=store
+    ).dataframe(force_refresh=True)
+    assert list(df["TrialComponentName"]) == ["tc-0", "tc-1", "tc-2"]

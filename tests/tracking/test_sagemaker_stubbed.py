@@ -1,0 +1,247 @@
+"""SageMakerStore requests the moto server cannot check: botocore's Stubber, no network.
+
+Stubber validates each request against the service model too; every response is shaped
+like the real service's (display names, descriptions, tags, Source, BatchGetMetrics).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import ANY, Stubber
+
+from sagescale.errors import NotFoundError, TrackingError
+from sagescale.tracking import Artifact, MetricPoint
+from sagescale.tracking._sagemaker import SageMakerStore
+
+ARN = "arn:aws:sagemaker:us-east-1:111122223333"
+NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def stubbed() -> Iterator[tuple[SageMakerStore, Stubber, Stubber]]:
+    session = boto3.session.Session(
+        region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )
+    sm = session.client("sagemaker")
+    metrics = session.client("sagemaker-metrics")
+    store = SageMakerStore(client=sm, metrics_client=metrics)
+    with Stubber(sm) as s1, Stubber(metrics) as s2:
+        yield store, s1, s2
+        s1.assert_no_pending_responses()
+        s2.assert_no_pending_responses()
+
+
+def _not_found(stub: Stubber, operation: str, params: dict[str, Any]) -> None:
+    stub.add_client_error(
+        operation,
+        service_error_code="ResourceNotFound",
+        service_message="not found",
+        http_status_code=400,
+        expected_params=params,
+    )
+
+
+def test_experiment_fields_are_sent_and_read(stubbed: Any) -> None:
+    store, sm, _ = stubbed
+    _not_found(sm, "describe_experiment", {"ExperimentName": "churn"})
+    sm.add_response(
+        "create_experiment",
+        {"ExperimentArn": f"{ARN}:experiment/churn"},
+        {
+            "ExperimentName": "churn",
+            "DisplayName": "Churn",
+            "Description": "predict churn",
+            "Tags": [{"Key": "team", "Value": "ml"}],
+        },
+    )
+    sm.add_response(
+        "describe_experiment",
+        {
+            "ExperimentName": "churn",
+            "ExperimentArn": f"{ARN}:experiment/churn",
+            "DisplayName": "Churn",
+            "Description": "predict churn",
+            "CreationTime": NOW,
+        },
+        {"ExperimentName": "churn"},
+    )
+    sm.add_response(
+        "list_tags",
+        {"Tags": [{"Key": "team", "Value": "ml"}]},
+        {"ResourceArn": f"{ARN}:experiment/churn"},
+    )
+    rec = store.create_experiment(
+        "churn", display_name="Churn", description="predict churn", tags={"team": "ml"}
+    )
+    assert (rec.display_name, rec.description, dict(rec.tags)) == (
+        "Churn",
+        "predict churn",
+        {"team": "ml"},
+    )
+    assert rec.creation_time == NOW
+
+
+def _known(store: SageMakerStore, name: str) -> None:
+    store._known_components.add(name)
+
+
+def test_metrics_go_in_batches_of_ten(stubbed: Any) -> None:
+    store, _, metrics = stubbed
+    _known(store, "tc")
+    now = time.time()
+    points = [MetricPoint("loss", float(i), i if i % 2 else None, now) for i in range(25)]
+    for _ in range(3):
+        metrics.add_response(
+            "batch_put_metrics", {}, {"TrialComponentName": "tc", "MetricData": ANY}
+        )
+    sent: list[list[dict[str, Any]]] = []
+    store.metrics_client.meta.events.register(
+        "provide-client-params.sagemaker-metrics.BatchPutMetrics",
+        lambda params, **_: sent.append(params["MetricData"]),
+    )
+    store.log_metrics("tc", points)
+    assert [len(batch) for batch in sent] == [10, 10, 5]
+    assert "Step" not in sent[0][0] and sent[0][1]["Step"] == 1
+
+
+def test_points_outside_the_time_window_are_refused_before_sending(stubbed: Any) -> None:
+    store, _, _ = stubbed
+    _known(store, "tc")
+    old = time.time() - 15 * 24 * 3600
+    with pytest.raises(TrackingError, match="outside the window"):
+        store.log_metrics("tc", [MetricPoint("loss", 1.0, 0, old)])
+    with pytest.raises(TrackingError, match="outside the window"):
+        store.log_metrics("tc", [MetricPoint("loss", 1.0, 0, time.time() + 3 * 3600)])
+
+
+def test_rejected_points_raise(stubbed: Any) -> None:
+    store, _, metrics = stubbed
+    _known(store, "tc")
+    metrics.add_response(
+        "batch_put_metrics",
+        {"Errors": [{"Code": "METRIC_LIMIT_EXCEEDED", "MetricIndex": 0}]},
+        {"TrialComponentName": "tc", "MetricData": ANY},
+    )
+    with pytest.raises(TrackingError, match="METRIC_LIMIT_EXCEEDED"):
+        store.log_metrics("tc", [MetricPoint("loss", 1.0, 0, time.time())])
+
+
+def test_invalid_requests_never_leave_the_process(stubbed: Any) -> None:
+    store, _, _ = stubbed
+    _known(store, "tc")
+    with pytest.raises(TrackingError, match="invalid request"):
+        store._call("UpdateTrialComponent", TrialComponentName="tc", Status={"Primary": "x"})
+    with pytest.raises(TrackingError, match="invalid request"):
+        store._call("CreateTrial", TrialName="t")  # ExperimentName is required
+
+
+def test_metric_series_through_batch_get_metrics(stubbed: Any) -> None:
+    store, sm, metrics = stubbed
+    arn = f"{ARN}:experiment-trial-component/tc"
+    sm.add_response(
+        "describe_trial_component",
+        {"TrialComponentName": "tc", "TrialComponentArn": arn},
+        {"TrialComponentName": "tc"},
+    )
+    metrics.add_response(
+        "batch_get_metrics",
+        {
+            "MetricQueryResults": [
+                {"Status": "Complete", "XAxisValues": [0, 1], "MetricValues": [0.5, 0.25]}
+            ]
+        },
+        {
+            "MetricQueries": [
+                {
+                    "MetricName": "loss",
+                    "ResourceArn": arn,
+                    "MetricStat": "Last",
+                    "Period": "IterationNumber",
+                    "XAxisType": "IterationNumber",
+                }
+            ]
+        },
+    )
+    series = store.metric_series("tc", "loss")
+    assert [(p.step, p.value) for p in series] == [(0, 0.5), (1, 0.25)]
+
+
+def test_component_record_prefers_the_service_source(stubbed: Any) -> None:
+    store, sm, _ = stubbed
+    arn = f"{ARN}:experiment-trial-component/job-aws-training-job"
+    sm.add_response(
+        "describe_trial_component",
+        {
+            "TrialComponentName": "job-aws-training-job",
+            "TrialComponentArn": arn,
+            "DisplayName": "job",
+            "Source": {
+                "SourceArn": f"{ARN}:training-job/job",
+                "SourceType": "SageMakerTrainingJob",
+            },
+            "Status": {"PrimaryStatus": "Failed", "Message": "OOM"},
+            "Parameters": {"lr": {"NumberValue": 0.1}, "opt": {"StringValue": "adam"}},
+            "InputArtifacts": {"train": {"Value": "s3://b/train", "MediaType": "text/csv"}},
+            "Metrics": [
+                {
+                    "MetricName": "loss",
+                    "Count": 2,
+                    "Min": 0.1,
+                    "Max": 0.5,
+                    "Avg": 0.3,
+                    "StdDev": 0.2,
+                    "Last": 0.1,
+                }
+            ],
+        },
+        {"TrialComponentName": "job-aws-training-job"},
+    )
+    sm.add_response(
+        "list_tags",
+        {"Tags": [{"Key": "sagescale:source-arn", "Value": "ignored"}, {"Key": "k", "Value": "v"}]},
+        {"ResourceArn": arn},
+    )
+    sm.add_response(
+        "list_trials",
+        {"TrialSummaries": []},
+        {
+            "TrialComponentName": "job-aws-training-job",
+            "SortBy": "CreationTime",
+            "SortOrder": "Ascending",
+        },
+    )
+    rec = store.describe_trial_component("job-aws-training-job")
+    assert rec.source_arn == f"{ARN}:training-job/job"
+    assert (rec.status, rec.status_message) == ("Failed", "OOM")
+    assert rec.parameters == {"lr": 0.1, "opt": "adam"}
+    assert rec.input_artifacts == {"train": Artifact("s3://b/train", "text/csv")}
+    assert rec.metrics["loss"].std_dev == 0.2 and dict(rec.tags) == {"k": "v"}
+
+
+def test_missing_names_become_not_found(stubbed: Any) -> None:
+    store, sm, _ = stubbed
+    _not_found(sm, "describe_trial", {"TrialName": "t"})
+    with pytest.raises(NotFoundError):
+        store.describe_trial("t")
+    sm.add_client_error(
+        "describe_trial",
+        service_error_code="ThrottlingException",
+        http_status_code=400,
+        expected_params={"TrialName": "t"},
+    )
+    with pytest.raises(TrackingError, match="ThrottlingException"):
+        store.describe_trial("t")
+
+
+def test_artifact_files_need_a_bucket(stubbed: Any, tmp_path: Any) -> None:
+    store, _, _ = stubbed
+    path = tmp_path / "f.txt"
+    path.write_text("x")
+    with pytest.raises(TrackingError, match="bucket"):
+        store.store_artifact_file("tc", path, "f.txt")
