@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import stat
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -275,9 +276,12 @@ def _copy_code(job: TrainingJob, code: Path, workspace_root: Path | None) -> Non
 
         def ignore(directory: str, names: list[str]) -> list[str]:
             here = Path(directory)
-            return [
+            skipped = [
                 n for n in names if n == "__pycache__" or (skip is not None and here / n == skip)
             ]
+            for n in names:
+                _check_copyable(here / n, job.source_dir)
+            return skipped
 
         shutil.copytree(source, code, ignore=ignore, dirs_exist_ok=True, symlinks=True)
     except OSError as exc:
@@ -286,6 +290,17 @@ def _copy_code(job: TrainingJob, code: Path, workspace_root: Path | None) -> Non
             field="source_dir",
             value=job.source_dir,
         ) from exc
+
+
+def _check_copyable(path: Path, source_dir: str | None) -> None:
+    """Only directories, regular files and links are copied (a FIFO would block forever)."""
+    mode = path.lstat().st_mode
+    if not (stat.S_ISDIR(mode) or stat.S_ISREG(mode) or stat.S_ISLNK(mode)):
+        raise SpecError(
+            f"source_dir = {source_dir!r}: {path} is not a regular file or directory",
+            field="source_dir",
+            value=source_dir,
+        )
 
 
 def _input_data_config(channels: Mapping[str, Channel]) -> dict[str, dict[str, str]]:

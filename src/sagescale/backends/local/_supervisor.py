@@ -126,9 +126,10 @@ class JobState:
 # -- the outcome of one attempt ----------------------------------------------------------------
 @dataclass
 class Outcome:
-    kind: str  # completed | failed | stopped | max_runtime | interrupted
+    kind: str  # completed | failed | stopped | max_runtime | max_wait | interrupted
     exit_code: int | None = None
     reason: str | None = None
+    port_conflict: bool = False
 
 
 @dataclass
@@ -157,6 +158,8 @@ class Supervisor:
         self.flags = _Flags()
         self.training_seconds = 0.0
         self.first_start = time.monotonic()
+        self.port = 0
+        self.port_retries = 3
 
     # -- control --
     def stop_requested(self) -> bool:
@@ -182,24 +185,32 @@ class Supervisor:
         self.finish(outcome)
 
     def run_attempts(self) -> Outcome:
-        max_attempts = int(self.plan["max_attempts"])
-        attempt = 0
+        """Run until the job ends; spot interruptions, port clashes of an automatically
+        chosen rendezvous port and (up to ``max_retry_attempts``) failures restart it."""
         while True:
-            attempt += 1
-            self.state.update(attempts=attempt)
             if self.stop_requested():
                 return Outcome("stopped", None, None)
-            self.state.secondary("Training", f"Training attempt {attempt}")
+            self.state.secondary("Training", f"Training (attempt {self.state.data['attempts']})")
             outcome = self.run_once()
             if outcome.kind == "interrupted":
                 if self.spot_wait_exceeded():
                     return Outcome("max_wait", None, "MaxWaitTimeExceeded")
                 self.on_interrupted()
                 continue
-            if outcome.kind == "failed" and attempt < max_attempts and not self.stop_requested():
-                self.state.secondary("Restarting", f"Retrying after: {outcome.reason}")
-                continue
-            return outcome
+            if outcome.kind != "failed" or self.stop_requested() or not self.may_retry(outcome):
+                return outcome
+
+    def may_retry(self, outcome: Outcome) -> bool:
+        if outcome.port_conflict and self.plan.get("master_port") is None and self.port_retries:
+            self.port_retries -= 1
+            self.state.secondary("Restarting", "The rendezvous port was taken; trying another")
+            return True
+        attempts = int(self.state.data.get("attempts", 1))
+        if attempts < int(self.plan["max_attempts"]):
+            self.state.update(attempts=attempts + 1)
+            self.state.secondary("Restarting", f"Retrying after: {outcome.reason}"[:1024])
+            return True
+        return False
 
     def on_interrupted(self) -> None:
         interruptions = int(self.state.data.get("interruptions", 0)) + 1
@@ -214,7 +225,7 @@ class Supervisor:
         return limit is not None and time.monotonic() - self.first_start > float(limit)
 
     def run_once(self) -> Outcome:
-        port = self.plan.get("master_port") or free_port()
+        self.port = port = int(self.plan.get("master_port") or free_port())
         started = time.monotonic()
         procs = [self.launch(host, port) for host in self.plan["hosts"]]
         try:
@@ -280,11 +291,16 @@ class Supervisor:
         if code < 0:
             with contextlib.suppress(ValueError):
                 how += f" (killed by signal {signal.Signals(-code).name})"
+        tail = "\n".join(hp.tail).strip()
+        conflict = any(marker in tail for marker in _PORT_MARKERS)
+        if conflict or any(marker in tail for marker in _RENDEZVOUS_MARKERS):
+            how = f"torchrun rendezvous on 127.0.0.1:{self.port} failed, {how}"
         reason = read_failure_file(Path(self.plan["failure_file"]))
         if reason is None:
-            tail = "\n".join(hp.tail).strip()
-            reason = f"AlgorithmError: {hp.host}: {how}" + (f"\n{tail}" if tail else "")
-        return Outcome("failed", exit_code, reason[-FAILURE_REASON_MAX:])
+            header = f"AlgorithmError: {hp.host}: {how}"
+            room = FAILURE_REASON_MAX - len(header) - 1
+            reason = header + (f"\n{tail[-room:]}" if tail and room > 0 else "")
+        return Outcome("failed", exit_code, reason[:FAILURE_REASON_MAX], conflict)
 
     # -- the end --
     def finish(self, outcome: Outcome) -> None:
@@ -305,6 +321,8 @@ class Supervisor:
         self.state.finish(status, secondary, **fields)
 
 
+_PORT_MARKERS = ("EADDRINUSE", "address already in use")
+_RENDEZVOUS_MARKERS = ("DistNetworkError", "RendezvousError", "RendezvousTimeoutError")
 _FINAL = {
     "completed": ("Completed", "Completed"),
     "failed": ("Failed", "Failed"),
