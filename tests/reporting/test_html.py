@@ -135,3 +135,17 @@ def test_repr_snippets(tuning_df: pd.DataFrame, experiment_df: pd.DataFrame) -> 
 )
 def test_format_value(value: object, text: str) -> None:
     assert format_value(value) == text
+
+
+def test_reports_of_nothing_yet(tuning_df: pd.DataFrame) -> None:
+    empty = tuning_df.iloc[0:0]
+    page = tuning_report(empty)
+    assert "no training jobs yet" in page and "<p>No training jobs.</p>" in page
+    running = tuning_df.iloc[0:1].assign(
+        TrainingJobStatus="InProgress", FinalObjectiveValue=None, TrainingStartTime=None
+    )
+    page = tuning_report(running, objective_type="Maximize")
+    assert len(_rows(page, "jobs")) == 1 and 'class="best"' not in page
+    assert "0 trial components" in analytics_html(pd.DataFrame(columns=["TrialComponentName"]))
+    page = experiment_report(pd.DataFrame(columns=["TrialComponentName"]))
+    assert "<p>No trial components.</p>" in page

@@ -116,8 +116,16 @@ def plot_tuning_objective(
     ax.set_title(title or f"{name} per training job ({kind})")
     _integer_ticks(ax, len(x))
     ax.grid(alpha=0.3)
-    ax.legend(loc="best", fontsize=8)
+    _legend_or_note(ax, "no training jobs yet")
     return _finish(fig, path)
+
+
+def _legend_or_note(ax: Axes, note: str) -> None:
+    """A legend when something is labelled, else ``note`` in the middle of the axes."""
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="best", fontsize=8)
+    else:
+        ax.text(0.5, 0.5, note, transform=ax.transAxes, ha="center", va="center", color="#777")
 
 
 def _statuses(jobs: pd.DataFrame) -> list[str]:
