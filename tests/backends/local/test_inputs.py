@@ -1,0 +1,256 @@
+"""Channels, model_uri, output_path (local and s3:// on moto) and bad input."""
+
+from __future__ import annotations
+
+import io
+import os
+import socket
+import tarfile
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from sagescale.backends import JobStatus
+from sagescale.backends.local import LocalBackend
+from sagescale.errors import SpecError
+from sagescale.specs import TrainingJob
+
+LIST_INPUTS = """\
+import os
+for name in sorted(os.listdir(os.environ["SM_CHANNEL_TRAIN"])):
+    path = os.path.join(os.environ["SM_CHANNEL_TRAIN"], name)
+    if os.path.isfile(path):
+        print("file", name, open(path).read().strip(), flush=True)
+model = os.environ.get("SM_CHANNEL_MODEL")
+if model:
+    for root, _, files in os.walk(model):
+        for f in files:
+            print("model", os.path.relpath(os.path.join(root, f), model), flush=True)
+open(os.path.join(os.environ["SM_MODEL_DIR"], "w.bin"), "w").write("w")
+open(os.path.join(os.environ["SM_OUTPUT_DATA_DIR"], "report.txt"), "w").write("r")
+"""
+
+
+@pytest.fixture
+def src(tmp_path: Path) -> Path:
+    root = tmp_path / "src"
+    root.mkdir()
+    (root / "train.py").write_text(LIST_INPUTS)
+    return root
+
+
+def _job(src: Path, **options: Any) -> TrainingJob:
+    return TrainingJob(entry_point="train.py", source_dir=str(src), **options)
+
+
+def _nothing_left(backend: LocalBackend) -> None:
+    assert list(backend.workspace.jobs_dir.iterdir()) == []
+    assert backend.list_jobs() == []
+
+
+# -- bad input: rejected before anything runs ------------------------------------------------------
+def test_missing_entry_point(backend: LocalBackend, src: Path) -> None:
+    with pytest.raises(SpecError, match="entry_point") as info:
+        backend.submit(TrainingJob(entry_point="nope.py", source_dir=str(src)))
+    assert info.value.field == "entry_point"
+    _nothing_left(backend)
+
+
+def test_missing_channel_path(backend: LocalBackend, src: Path, tmp_path: Path) -> None:
+    with pytest.raises(SpecError, match="no such file") as info:
+        backend.submit(_job(src, inputs={"train": str(tmp_path / "missing")}))
+    assert info.value.field == "inputs.train"
+    _nothing_left(backend)
+
+
+def test_source_dir_that_is_not_a_directory(backend: LocalBackend, src: Path) -> None:
+    with pytest.raises(SpecError, match="readable directory"):
+        backend.submit(TrainingJob(entry_point="train.py", source_dir=str(src / "train.py")))
+    _nothing_left(backend)
+
+
+def test_source_dir_with_a_fifo_leaves_nothing_behind(backend: LocalBackend, src: Path) -> None:
+    os.mkfifo(src / "pipe")
+    with pytest.raises(SpecError, match="not a regular file") as info:
+        backend.submit(_job(src))
+    assert info.value.field == "source_dir"
+    _nothing_left(backend)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads every directory")
+def test_unreadable_source_dir(backend: LocalBackend, src: Path) -> None:  # pragma: no cover
+    src.chmod(0)
+    try:
+        with pytest.raises(SpecError, match="source_dir"):
+            backend.submit(_job(src))
+    finally:
+        src.chmod(0o755)
+    _nothing_left(backend)
+
+
+@pytest.mark.parametrize(
+    ("options", "field"),
+    [
+        ({"inputs": {"train": {"uri": "/tmp", "input_mode": "Pipe"}}}, "inputs.train.input_mode"),
+        ({"output_path": "gs://bucket/out"}, "output_path"),
+        ({"inputs": {"train": "gs://bucket/data"}}, "inputs.train"),
+    ],
+)
+def test_unsupported_inputs(
+    backend: LocalBackend, src: Path, options: dict[str, Any], field: str
+) -> None:
+    with pytest.raises(SpecError) as info:
+        backend.submit(_job(src, **options))
+    assert info.value.field == field
+    _nothing_left(backend)
+
+
+def test_bad_hyperparameter_override(backend: LocalBackend, src: Path) -> None:
+    with pytest.raises(SpecError, match="hyperparameters.lr"):
+        backend.submit(_job(src), hyperparameters={"lr": [1, 2]})  # type: ignore[dict-item]
+    _nothing_left(backend)
+
+
+@pytest.mark.slow
+def test_rendezvous_port_taken_fails_the_job(workspace: Path, src: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        backend = LocalBackend(workspace, master_port=port)
+        job = _job(src, distribution={"type": "torch_distributed", "processes_per_host": 1})
+        desc = backend.wait(backend.submit(job), timeout=120)
+    assert desc.status is JobStatus.FAILED
+    assert desc.failure_reason is not None
+    assert f"torchrun rendezvous on 127.0.0.1:{port} failed" in desc.failure_reason
+    assert desc.model_artifacts is None
+    assert not (Path(desc.extra["job_dir"]) / "output" / "model.tar.gz").exists()
+
+
+# -- local channels, model_uri and output_path ---------------------------------------------------------
+def test_local_file_and_directory_channels(backend: LocalBackend, src: Path, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "a.csv").write_text("1")
+    (tmp_path / "single.csv").write_text("2")
+    out = tmp_path / "out"
+    name = backend.submit(
+        _job(src, inputs={"train": f"file://{data}"}, output_path=str(out)), job_name="chan-1"
+    )
+    desc = backend.wait(name, timeout=60, raise_on_failure=True)
+    assert "file a.csv 1" in backend.logs(name)
+    assert desc.model_artifacts == str(out / "chan-1" / "output" / "model.tar.gz")
+    with tarfile.open(desc.model_artifacts) as tar:
+        assert tar.getnames() == ["w.bin"]
+    with tarfile.open(out / "chan-1" / "output" / "output.tar.gz") as tar:
+        assert tar.getnames() == ["report.txt"]
+    single = backend.submit(_job(src, inputs={"train": str(tmp_path / "single.csv")}))
+    backend.wait(single, timeout=60, raise_on_failure=True)
+    assert "file single.csv 2" in backend.logs(single)
+
+
+def _tar(path: Path, members: dict[str, bytes], links: dict[str, str] | None = None) -> Path:
+    with tarfile.open(path, "w:gz") as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+        for name, target in (links or {}).items():
+            info = tarfile.TarInfo(name)
+            info.type = tarfile.SYMTYPE
+            info.linkname = target
+            tar.addfile(info)
+    return path
+
+
+def test_model_uri_is_unpacked_into_the_model_channel(
+    backend: LocalBackend, src: Path, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    model = _tar(tmp_path / "model.tar.gz", {"weights.pt": b"w", "sub/config.json": b"{}"})
+    name = backend.submit(_job(src, inputs={"train": str(data)}, model_uri=str(model)))
+    backend.wait(name, timeout=60, raise_on_failure=True)
+    logs = backend.logs(name)
+    assert "model weights.pt" in logs and "model sub/config.json" in logs
+
+
+@pytest.mark.parametrize(
+    ("members", "links", "message"),
+    [
+        ({"../escape.txt": b"x"}, None, "escapes the model dir"),
+        ({"ok.txt": b"x"}, {"link": "/etc/passwd"}, "unsafe link"),
+        ({"ok.txt": b"x"}, {"sub/link": "../../outside"}, "unsafe link"),
+    ],
+)
+def test_unsafe_model_archives_fail_the_job(
+    backend: LocalBackend,
+    src: Path,
+    tmp_path: Path,
+    members: dict[str, bytes],
+    links: dict[str, str] | None,
+    message: str,
+) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    model = _tar(tmp_path / "evil.tar.gz", members, links)
+    name = backend.submit(_job(src, inputs={"train": str(data)}, model_uri=str(model)))
+    desc = backend.wait(name, timeout=60)
+    assert desc.status is JobStatus.FAILED
+    assert desc.failure_reason is not None and message in desc.failure_reason
+    assert desc.model_artifacts is None
+    job_dir = backend.job_dir(name)
+    assert not (job_dir / "input" / "data" / "escape.txt").exists()
+    assert not (job_dir / "output" / "model.tar.gz").exists()
+    assert "Training" not in [t.status for t in desc.transitions]
+
+
+# -- s3:// on moto's server ----------------------------------------------------------------------
+@pytest.fixture
+def s3(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Any:
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", moto_endpoint)
+    client = boto3.client("s3", region_name="us-east-1")
+    return client
+
+
+def test_s3_channels_and_output_path(
+    backend: LocalBackend, src: Path, s3: Any, tmp_path: Path
+) -> None:
+    s3.create_bucket(Bucket="local-io")
+    s3.put_object(Bucket="local-io", Key="data/train/a.csv", Body=b"1")
+    s3.put_object(Bucket="local-io", Key="data/train/b.csv", Body=b"2")
+    s3.put_object(Bucket="local-io", Key="data/other/c.csv", Body=b"3")
+    s3.put_object(
+        Bucket="local-io",
+        Key="models/model.tar.gz",
+        Body=_tar(tmp_path / "m.tar.gz", {"weights.pt": b"w"}).read_bytes(),
+    )
+    job = _job(
+        src,
+        inputs={"train": "s3://local-io/data/train"},
+        model_uri="s3://local-io/models/model.tar.gz",
+        output_path="s3://local-io/out",
+    )
+    name = backend.submit(job)
+    desc = backend.wait(name, timeout=60, raise_on_failure=True)
+    logs = backend.logs(name)
+    assert "file a.csv 1" in logs and "file b.csv 2" in logs and "c.csv" not in logs
+    assert "model weights.pt" in logs
+    assert desc.model_artifacts == f"s3://local-io/out/{name}/output/model.tar.gz"
+    keys = {o["Key"] for o in s3.list_objects_v2(Bucket="local-io", Prefix="out/")["Contents"]}
+    assert keys == {f"out/{name}/output/model.tar.gz", f"out/{name}/output/output.tar.gz"}
+    downloaded = backend.download_model(name, tmp_path / "dl")
+    with tarfile.open(downloaded) as tar:
+        assert tar.getnames() == ["w.bin"]
+
+
+def test_missing_s3_data_fails_the_job(backend: LocalBackend, src: Path, s3: Any) -> None:
+    s3.create_bucket(Bucket="local-empty")
+    name = backend.submit(_job(src, inputs={"train": "s3://local-empty/nothing"}))
+    desc = backend.wait(name, timeout=60)
+    assert desc.status is JobStatus.FAILED
+    assert desc.failure_reason is not None and "No S3 objects found" in desc.failure_reason
+    assert desc.secondary_status == "Failed"
+    assert "Downloading" in [t.status for t in desc.transitions]
