@@ -50,7 +50,7 @@ def _nothing_left(backend: LocalBackend) -> None:
     assert backend.list_jobs() == []
 
 
-# -- bad input: rejected before anything runs ------------------------------------------------------
+# -- bad input: rejected before anything runs ------
 def test_missing_entry_point(backend: LocalBackend, src: Path) -> None:
     with pytest.raises(SpecError, match="entry_point") as info:
         backend.submit(TrainingJob(entry_point="nope.py", source_dir=str(src)))
@@ -108,7 +108,7 @@ def test_unsupported_inputs(
 
 
 def test_bad_hyperparameter_override(backend: LocalBackend, src: Path) -> None:
-    with pytest.raises(SpecError, match="hyperparameters.lr"):
+    with pytest.raises(SpecError, match=r"hyperparameters\.lr"):
         backend.submit(_job(src), hyperparameters={"lr": [1, 2]})  # type: ignore[dict-item]
     _nothing_left(backend)
 
@@ -129,8 +129,10 @@ def test_rendezvous_port_taken_fails_the_job(workspace: Path, src: Path) -> None
     assert not (Path(desc.extra["job_dir"]) / "output" / "model.tar.gz").exists()
 
 
-# -- local channels, model_uri and output_path ---------------------------------------------------------
-def test_local_file_and_directory_channels(backend: LocalBackend, src: Path, tmp_path: Path) -> None:
+# -- local channels, model_uri and output_path ------
+def test_local_file_and_directory_channels(
+    backend: LocalBackend, src: Path, tmp_path: Path
+) -> None:
     data = tmp_path / "data"
     data.mkdir()
     (data / "a.csv").write_text("1")
@@ -207,7 +209,7 @@ def test_unsafe_model_archives_fail_the_job(
     assert "Training" not in [t.status for t in desc.transitions]
 
 
-# -- s3:// on moto's server ----------------------------------------------------------------------
+# -- s3:// on moto's server ------
 @pytest.fixture
 def s3(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.setenv("AWS_ENDPOINT_URL_S3", moto_endpoint)
