@@ -30,7 +30,8 @@ window.addEventListener('unhandledrejection',function(e){note(String(e.reason));
 var orig=console.error;console.error=function(){note(Array.prototype.join.call(arguments,' '));
 orig.apply(console,arguments);};})();
 </script>"""
-# marks that it ran; clicks the jobs table's objective header and records the job order
+# marks that it ran; clicks the jobs table's objective header and records the job order,
+# then clicks the first job's name (it opens that job's details)
 SORTER = """<script>
 (function(){document.documentElement.setAttribute('data-checked','1');
 var t=document.getElementById('jobs');if(!t)return;
@@ -38,7 +39,8 @@ var heads=Array.prototype.slice.call(t.tHead.rows[0].cells);
 var i=heads.findIndex(function(h){return h.textContent==='FinalObjectiveValue';});
 heads[i].click();
 var names=Array.prototype.map.call(t.tBodies[0].rows,function(r){return r.cells[0].textContent;});
-document.documentElement.setAttribute('data-sorted',names.join(','));})();
+document.documentElement.setAttribute('data-sorted',names.join(','));
+t.tBodies[0].rows[0].cells[0].querySelector('a').click();})();
 </script>"""
 
 
@@ -94,7 +96,7 @@ def test_tuning_report_in_chromium(
     _check_loaded(dom, console)
     assert len(re.findall(r"<svg\b", dom)) == 3
     assert len(_body_rows(dom, "jobs")) == 6
-    assert re.search(r'<tr class="best">\s*<td>hpo-004-j1k2l3</td>', dom)
+    assert re.search(r'<tr class="best"><td><a href="#job-3">hpo-004-j1k2l3</a></td>', dom)
     assert "<b>" not in dom  # escaped user data stays text
     assert "&lt;b&gt;bold&lt;/b&gt;" in dom
     assert re.search(r'<table id="job-hyperparameters"', dom)
@@ -109,6 +111,8 @@ def test_tuning_report_in_chromium(
         "hpo-003-g7h8i9",
         "hpo-005-m4n5o6",
     ]
+    opened = re.findall(r'<details id="(job-\d+)" open="">', dom)
+    assert opened == ["job-3"]
 
 
 def test_experiment_report_in_chromium(

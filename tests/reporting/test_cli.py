@@ -67,7 +67,7 @@ def test_report_tuning(workspace: Path, tmp_path: Path, capsys: pytest.CaptureFi
     page = out.read_text(encoding="utf-8")
     assert page.count("<svg") == 3  # objective, parallel coordinates, curves
     assert "eta (log)" in page
-    assert re.search(r'<tr class="best"><td>hpo-xgb-003</td>', page)
+    assert re.search(r'<tr class="best"><td><a href="#job-2">hpo-xgb-003</a></td>', page)
     for text in ("Random", "validation:rmse (Minimize)", "Stopped jobs"):
         assert text in page
 

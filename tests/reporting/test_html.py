@@ -50,6 +50,9 @@ def test_tuning_report_is_one_self_contained_page(
     assert len(best) == 1 and "hpo-004-j1k2l3" in best[0]
     assert "Bayesian" in page
     assert "Hyperparameters of the best training job hpo-004-j1k2l3" in page
+    assert page.count('<details id="job-') == 6
+    assert '<a href="#job-3">hpo-004-j1k2l3</a>' in page
+    assert "<summary>hpo-004-j1k2l3 (best)</summary>" in page
     # user data is escaped everywhere, including inside the charts
     assert "<b>bold</b>" not in page
     assert "&lt;b&gt;bold&lt;/b&gt;" in page

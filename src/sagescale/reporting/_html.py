@@ -107,15 +107,21 @@ def table_html(
     sortable: bool = True,
     table_id: str | None = None,
     max_rows: int | None = None,
+    link_prefix: str | None = None,
 ) -> str:
-    """``df`` as an escaped HTML table; row ``highlight`` (position) gets ``class="best"``."""
+    """``df`` as an escaped HTML table; row ``highlight`` (position) gets ``class="best"``;
+    with ``link_prefix`` the first cell of row ``i`` links to ``#<link_prefix><i>``."""
     cols = list(columns) if columns is not None else [str(c) for c in df.columns]
     head = "".join(f'<th scope="col">{escape(c)}</th>' for c in cols)
     rows = []
     frame = df if max_rows is None else df.iloc[:max_rows]
     for pos, record in enumerate(frame[cols].itertuples(index=False, name=None)):
         cls = ' class="best"' if pos == highlight else ""
-        rows.append(f"<tr{cls}>{''.join(_cell(v) for v in record)}</tr>")
+        cells = [_cell(v) for v in record]
+        if link_prefix is not None and cells:
+            text = escape(format_value(record[0]))
+            cells[0] = f'<td><a href="#{escape(link_prefix)}{pos}">{text}</a></td>'
+        rows.append(f"<tr{cls}>{''.join(cells)}</tr>")
     more = ""
     if max_rows is not None and len(df) > max_rows:
         more = f'<p class="more">{len(df) - max_rows} more rows not shown</p>'
@@ -181,6 +187,7 @@ table.kv th{text-align:left;padding:3px 14px 3px 0;font-weight:600}
 table.kv td{padding:3px 0;text-align:left}
 .charts{display:flex;flex-wrap:wrap;gap:16px}figure.chart{margin:0;max-width:100%}
 figure.chart svg,figure.chart img{max-width:100%;height:auto}
+details{margin:2px 0}details summary{cursor:pointer}details table{margin:4px 0 8px 18px}
 figcaption{font-size:12px;color:#5f6b7a;text-align:center}.more{font-size:12px;color:#5f6b7a}
 """
 
@@ -199,6 +206,10 @@ th.setAttribute('aria-sort',asc?'ascending':'descending');
 var body=t.tBodies[0],rows=Array.prototype.slice.call(body.rows);
 rows.sort(function(a,b){return cmp(a.cells[i],b.cells[i],asc);});
 rows.forEach(function(r){body.appendChild(r);});});});});
+function reveal(id){var d=document.getElementById(id);if(d&&d.tagName==='DETAILS')d.open=true;}
+document.addEventListener('click',function(e){var a=e.target.closest&&e.target.closest('a');
+if(a&&a.getAttribute('href').charAt(0)==='#')reveal(a.getAttribute('href').slice(1));});
+if(location.hash)reveal(location.hash.slice(1));
 document.body.setAttribute('data-ready','1');
 })();
 """

@@ -118,9 +118,16 @@ def tuning_report(
         (
             "training-jobs",
             f"Training jobs ({len(jobs)})",
-            table_html(jobs, columns=_job_columns(jobs, names), highlight=best, table_id="jobs"),
+            table_html(
+                jobs,
+                columns=_job_columns(jobs, names),
+                highlight=best,
+                table_id="jobs",
+                link_prefix="job-",
+            ),
         ),
         _job_section(jobs, names, job_name, best),
+        ("job-details", "Every training job", _every_job(jobs, names, best)),
     ]
     subtitle = f"objective {metric} ({kind}) · {len(jobs)} training jobs"
     return _write(page(f"Tuning job {tuning_job_name}", subtitle, sections), path)
@@ -172,11 +179,32 @@ def _job_section(
     if pos is None:
         return ("job", "Training job", "<p>No training jobs.</p>")
     row = jobs.iloc[pos]
-    items = [(n, row[n]) for n in names]
-    items += [(c, row[c]) for c in _JOB_COLUMNS if c in jobs.columns and c != "TrainingJobName"]
+    items = _job_items(jobs, names, pos)
     label = "best " if pos == best and job_name is None else ""
     heading = f"Hyperparameters of the {label}training job {row['TrainingJobName']}"
     return ("job", heading, key_value_table(items, table_id="job-hyperparameters"))
+
+
+def _job_items(jobs: pd.DataFrame, names: list[str], pos: int) -> list[tuple[str, object]]:
+    row = jobs.iloc[pos]
+    items: list[tuple[str, object]] = [(n, row[n]) for n in names]
+    items += [(c, row[c]) for c in _JOB_COLUMNS if c in jobs.columns and c != "TrainingJobName"]
+    return items
+
+
+def _every_job(jobs: pd.DataFrame, names: list[str], best: int | None) -> str:
+    """A collapsible block per training job (``id="job-<i>"``, linked from the table)."""
+    from sagescale.reporting._html import escape
+
+    parts = []
+    for pos in range(len(jobs)):
+        name = escape(str(jobs["TrainingJobName"].iloc[pos]))
+        mark = " (best)" if pos == best else ""
+        parts.append(
+            f'<details id="job-{pos}"><summary>{name}{mark}</summary>'
+            f"{key_value_table(_job_items(jobs, names, pos))}</details>"
+        )
+    return "".join(parts) or "<p>No training jobs.</p>"
 
 
 # ---------------------------------------------------------------------------------------------
