@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -596,7 +597,12 @@ def _pid_alive(pid: int) -> bool:
 
 
 def _dead_supervisor_state(state: Mapping[str, Any], job_dir: Path) -> dict[str, Any]:
+    """The job failed with its supervisor; its orphaned process groups are killed."""
+    for pgid in state.get("process_groups") or []:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(int(pgid), signal.SIGKILL)
     out = dict(state)
+    out["process_groups"] = []
     now = time.time()
     reason = "InternalServerError: the job's supervisor process ended unexpectedly"
     log = job_dir / META_DIR / SUPERVISOR_LOG

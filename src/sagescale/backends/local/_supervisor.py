@@ -227,8 +227,11 @@ class Supervisor:
     def run_once(self) -> Outcome:
         self.port = port = int(self.plan.get("master_port") or free_port())
         started = time.monotonic()
-        procs = [self.launch(host, port) for host in self.plan["hosts"]]
+        procs: list[HostProcess] = []
         try:
+            for host in self.plan["hosts"]:
+                procs.append(self.launch(host, port))
+            self.state.update(process_groups=[hp.proc.pid for hp in procs])
             outcome = self.watch(procs, started)
         finally:
             terminate(procs, float(self.plan["stop_grace_seconds"]))
@@ -236,7 +239,9 @@ class Supervisor:
                 for reader in hp.readers:
                     reader.join(timeout=5)
             self.training_seconds += time.monotonic() - started
-            self.state.update(training_seconds=round(self.training_seconds, 3))
+            self.state.update(
+                training_seconds=round(self.training_seconds, 3), process_groups=[]
+            )
         return outcome
 
     def launch(self, host: dict[str, Any], port: int) -> HostProcess:
