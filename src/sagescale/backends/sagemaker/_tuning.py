@@ -32,6 +32,7 @@ __all__ = ["EXPERIMENT_TAG", "TRIAL_TAG", "TuningMixin", "trial_component_name"]
 
 EXPERIMENT_TAG = "sagescale:experiment"
 TRIAL_TAG = "sagescale:trial"
+CREATED_BY_TAG = "sagescale:created-by"
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
@@ -72,6 +73,7 @@ class TuningMixin(TuningService):
         self._tuning_specs: dict[str, TuningJob] = {}
         self._tuning_inputs: dict[str, dict[str, str]] = {}
         self._associated: dict[str, set[str]] = {}
+        self._tuning_experiments: dict[str, ExperimentConfig | None] = {}
 
     # ---- create ------------------------------------------------------------------------
     def _tuning_role(self, spec: TuningJob) -> str | None:
@@ -119,8 +121,10 @@ class TuningMixin(TuningService):
         definitions = request.get("TrainingJobDefinitions") or [request["TrainingJobDefinition"]]
         for definition, plan in zip(definitions, plans, strict=True):
             _patch_definition(definition, plan)
+        tags = request.setdefault("Tags", [])
+        tags.append({"Key": CREATED_BY_TAG, "Value": "sagescale"})
         if experiment_config is not None:
-            request.setdefault("Tags", []).extend(_experiment_tags(experiment_config, name))
+            tags.extend(_experiment_tags(experiment_config, name))
         try:
             validate_request("CreateHyperParameterTuningJob", request)
         except ParamValidationError as exc:
@@ -147,6 +151,7 @@ class TuningMixin(TuningService):
         with self._tuning_lock:
             self._tuning_specs[name] = spec
             self._tuning_inputs[name] = {k: v for p in plans for k, v in p.inputs.items()}
+            self._tuning_experiments[name] = experiment_config
 
     # ---- read --------------------------------------------------------------------------
     def _describe_raw(self, name: str) -> dict[str, Any]:
@@ -294,27 +299,34 @@ class TuningMixin(TuningService):
 
     # ---- experiments -------------------------------------------------------------------
     def _tagged_experiment(self, name: str) -> ExperimentConfig | None:
+        """The experiment the job was created with (this process, else its tags)."""
+        with self._tuning_lock:
+            if name in self._tuning_experiments:
+                return self._tuning_experiments[name]
         arn = self._describe_raw(name)["HyperParameterTuningJobArn"]
         tags = self.aws.pages("sagemaker", "ListTags", "Tags", name, ResourceArn=arn)
         values = {t["Key"]: t["Value"] for t in tags}
-        if EXPERIMENT_TAG not in values:
-            return None
-        return ExperimentConfig(
-            experiment_name=values[EXPERIMENT_TAG], trial_name=values.get(TRIAL_TAG)
-        )
+        config = None
+        if EXPERIMENT_TAG in values:
+            config = ExperimentConfig(
+                experiment_name=values[EXPERIMENT_TAG], trial_name=values.get(TRIAL_TAG)
+            )
+        with self._tuning_lock:
+            self._tuning_experiments[name] = config
+        return config
+
+    def _create_if_missing(self, operation: str, name: str, **request: str) -> None:
+        try:
+            self.aws.call("sagemaker", operation, name, **request)
+        except BackendError as exc:  # exists already: fine (Describe* of a missing one
+            reason = exc.reason.lower()  # is not reliable on every endpoint)
+            if "already exists" not in reason and not reason.startswith("resourceinuse"):
+                raise
 
     def _ensure_trial(self, config: ExperimentConfig, trial: str, name: str) -> None:
         experiment = config.experiment_name
-        try:
-            self.aws.call("sagemaker", "DescribeExperiment", name, ExperimentName=experiment)
-        except NotFoundError:
-            self.aws.call("sagemaker", "CreateExperiment", name, ExperimentName=experiment)
-        try:
-            self.aws.call("sagemaker", "DescribeTrial", name, TrialName=trial)
-        except NotFoundError:
-            self.aws.call(
-                "sagemaker", "CreateTrial", name, TrialName=trial, ExperimentName=experiment
-            )
+        self._create_if_missing("CreateExperiment", name, ExperimentName=experiment)
+        self._create_if_missing("CreateTrial", name, TrialName=trial, ExperimentName=experiment)
 
     def associate_tuning_job_trials(
         self, name: str, experiment_config: ExperimentConfig | None = None
