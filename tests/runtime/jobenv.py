@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
-
-import socket
 
 
 def free_port() -> int:
@@ -87,8 +86,12 @@ def torchrun(
         "PYTHONWARNINGS": "ignore",
     }
     cmd = [
-        sys.executable, "-m", "torch.distributed.run", "--standalone",
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
         f"--nproc_per_node={nproc}",
-        str(script), *args,
+        str(script),
+        *args,
     ]
     return subprocess.run(cmd, env=full, capture_output=True, text=True, timeout=timeout)

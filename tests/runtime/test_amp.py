@@ -13,7 +13,7 @@ from sagescale.runtime.amp import MixedPrecision, autocast
 def _step(mp: MixedPrecision, model: nn.Module, opt: torch.optim.Optimizer) -> torch.Tensor:
     opt.zero_grad()
     with mp.autocast():
-        out = model(torch.randn(4, 8))
+        out: torch.Tensor = model(torch.randn(4, 8))
     mp.backward(out.float().pow(2).mean())
     return out
 

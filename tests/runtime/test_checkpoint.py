@@ -22,12 +22,13 @@ def _single_process(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_save_and_load_latest(tmp_path: Path) -> None:
     for step in (1, 2, 3):
-        folder = save_checkpoint({"step": step, "w": torch.full((2,), step)}, step=step,
-                                 directory=tmp_path, keep=2)
-    assert sorted(p.name for p in folder.iterdir()) == ["manifest.json", "rng-rank0.pt",
-                                                         "state.pt"]
+        folder = save_checkpoint(
+            {"step": step, "w": torch.full((2,), step)}, step=step, directory=tmp_path, keep=2
+        )
+    assert sorted(p.name for p in folder.iterdir()) == ["manifest.json", "rng-rank0.pt", "state.pt"]
     assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "checkpoint-0000000002", "checkpoint-0000000003"
+        "checkpoint-0000000002",
+        "checkpoint-0000000003",
     ]
     assert not list(tmp_path.rglob(".*")), "temporary files left behind"
     loaded = load_latest_checkpoint(tmp_path)
@@ -83,7 +84,7 @@ def _train(directory: Path, epochs: int, interrupt_after: int | None = None) -> 
     for epoch in range(start, epochs):
         for x, y in loader:
             opt.zero_grad()
-            F.mse_loss(model(x) + random.random() * 0, y).backward()
+            F.mse_loss(model(x) + random.random() * 0, y).backward()  # type: ignore[no-untyped-call]
             opt.step()
         state = {"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch}
         save_checkpoint(state, step=epoch, directory=directory)
@@ -126,7 +127,7 @@ def test_model_from_channel_file_and_archive(
     monkeypatch.setenv("SM_CHANNEL_MODEL", str(packed))
     loaded = load_model_from_channel("model", "model.pt")
     assert torch.equal(loaded["bias"], state["bias"])
-    with pytest.raises(SpecError, match="filename='missing.pt'"):
+    with pytest.raises(SpecError, match=r"filename='missing\.pt'"):
         load_model_from_channel("model", "missing.pt")
     with pytest.raises(SpecError, match="channel 'pretrained'"):
         load_model_from_channel("pretrained")

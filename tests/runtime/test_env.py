@@ -11,6 +11,7 @@ import pytest
 
 from sagescale.errors import SpecError
 from sagescale.runtime import ModelParallelSettings, load_env
+
 from .jobenv import make_job_env
 
 

@@ -21,7 +21,10 @@ SAGESCALE_DEPS = ["pydantic", "boto3", "botocore", "optuna", "pandas", "rich", "
 def run(code: str, blocked: list[str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
     script = BLOCKER.format(blocked=blocked) + textwrap.dedent(code)
     return subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=120,
         cwd=tmp_path,
     )
 

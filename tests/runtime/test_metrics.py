@@ -38,7 +38,11 @@ def test_line_and_record(metrics: Path) -> None:
     lines = (metrics / metrics_file_name("algo-1", 0)).read_text().splitlines()
     data = json.loads(lines[0])
     assert {k: data[k] for k in ("name", "value", "step", "rank", "host")} == {
-        "name": "val:loss", "value": 0.25, "step": 3, "rank": 0, "host": "algo-1"
+        "name": "val:loss",
+        "value": 0.25,
+        "step": 3,
+        "rank": 0,
+        "host": "algo-1",
     }
     assert read_metric_records(metrics) == [record]
 
@@ -102,9 +106,15 @@ def test_metrics_dir_resolution(tmp_path: Path) -> None:
     assert metrics_dir({}) is None
 
 
-@pytest.mark.parametrize(("name", "value", "step"), [
-    ("bad name", 1.0, 0), ("", 1.0, 0), ("loss", "high", 0), ("loss", 1.0, -1),
-])
+@pytest.mark.parametrize(
+    ("name", "value", "step"),
+    [
+        ("bad name", 1.0, 0),
+        ("", 1.0, 0),
+        ("loss", "high", 0),
+        ("loss", 1.0, -1),
+    ],
+)
 def test_bad_input(metrics: Path, name: str, value: object, step: int) -> None:
     with pytest.raises(SpecError):
         log_metric(name, value, step=step, stream=io.StringIO())  # type: ignore[arg-type]

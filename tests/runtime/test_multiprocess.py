@@ -1,0 +1,162 @@
+"""Several processes under torchrun (CPU, gloo): DDP, pipelines, hybrid, tensor parallel,
+sharded checkpoints, and the two ported seed scripts."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .jobenv import make_job_env, torchrun
+
+WORKER = Path(__file__).parent / "workers" / "scenarios.py"
+EXAMPLES = Path(__file__).parents[2] / "examples"
+TOL = 1e-5
+
+
+def _launch(tmp: Path, nproc: int, names: list[str]) -> dict[str, list[dict[str, Any]]]:
+    out = tmp / "out"
+    out.mkdir()
+    env = make_job_env(tmp / "ml")
+    result = torchrun(WORKER, [str(out), *names], nproc=nproc, env=env)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-6000:]
+    return {
+        name: [json.loads((out / f"{name}-rank{r}.json").read_text()) for r in range(nproc)]
+        for name in names
+    }
+
+
+@pytest.fixture(scope="module")
+def two(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[dict[str, Any]]]:
+    names = ["ddp", "gpipe", "interleaved", "tensor_parallel", "checkpoint"]
+    return _launch(tmp_path_factory.mktemp("two"), 2, names)
+
+
+@pytest.mark.slow
+def test_ddp_matches_one_process(two: dict[str, list[dict[str, Any]]]) -> None:
+    for rank in two["ddp"]:
+        assert rank["param_diff"] < TOL
+        assert rank["per_device"] == 8
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("name", "schedule", "stages"),
+    [
+        ("gpipe", "ScheduleGPipe", [0, 0, 1, 1]),
+        ("interleaved", "ScheduleInterleaved1F1B", [0, 1, 2, 3]),
+    ],
+)
+def test_pipeline_matches_one_process(
+    two: dict[str, list[dict[str, Any]]], name: str, schedule: str, stages: list[int]
+) -> None:
+    """2 partitions, 4 microbatches: loss and gradients within 1e-5 of one process."""
+    ranks = two[name]
+    assert [r["pp_rank"] for r in ranks] == [0, 1]
+    for r in ranks:
+        assert r["loss_diff"] < TOL and r["grad_diff"] < TOL and r["param_diff"] < TOL
+        assert r["schedule"] == schedule
+        assert r["stage_of_block"] == stages
+        assert r["owned"] == 144  # each process holds half of the 4 blocks (2 x 72)
+        assert r["out_shape"] == [8, 8]
+
+
+@pytest.mark.slow
+def test_tensor_parallel_matches_one_process(two: dict[str, list[dict[str, Any]]]) -> None:
+    for r in two["tensor_parallel"]:
+        assert r["loss_diff"] < TOL and r["param_diff"] < TOL
+        assert r["local_shape"] == [8, 8]  # Linear(8, 16) split column-wise over 2
+
+
+@pytest.mark.slow
+def test_sharded_checkpoint_round_trip(two: dict[str, list[dict[str, Any]]]) -> None:
+    first, second = two["checkpoint"]
+    assert first["files"] == [
+        "manifest.json",
+        "pp0-tp0.pt",
+        "pp1-tp0.pt",
+        "rng-rank0.pt",
+        "rng-rank1.pt",
+    ]
+    assert first["shard_keys"] == ["0.0.bias", "0.0.weight", "1.0.bias", "1.0.weight"]
+    assert second["shard_keys"] == ["2.0.bias", "2.0.weight", "3.0.bias", "3.0.weight"]
+    for r in (first, second):
+        assert (r["step"], r["epoch"], r["param_diff"]) == (7, 3, 0.0)
+
+
+@pytest.mark.slow
+def test_hybrid_two_by_two_on_four_processes(tmp_path: Path) -> None:
+    """2-way data parallel x 2-way pipeline: equal to one process on the whole batch."""
+    ranks = _launch(tmp_path, 4, ["hybrid"])["hybrid"]
+    assert [(r["dp_rank"], r["pp_rank"]) for r in ranks] == [(0, 0), (0, 1), (1, 0), (1, 1)]
+    for r in ranks:
+        assert r["loss_diff"] < TOL and r["grad_diff"] < TOL and r["param_diff"] < TOL
+
+
+# -- the seed scripts ------------------------------------------------------------------
+
+
+def _code_lines(path: Path) -> list[str]:
+    """The script without its module docstring and import statements."""
+    text = path.read_text()
+    body = text.split('"""', 2)[2]
+    return [
+        line
+        for line in body.splitlines()
+        if line.strip() and not re.match(r"^(import |from \S+ import )", line)
+    ]
+
+
+def _imports(path: Path) -> set[str]:
+    return {
+        line
+        for line in path.read_text().splitlines()
+        if re.match(r"^(import |from \S+ import )", line)
+    }
+
+
+@pytest.mark.parametrize(
+    ("folder", "seed", "old", "new"),
+    [
+        ("data_parallel", "seed_smddp.py", "smdistributed.dataparallel", "sagescale.runtime"),
+        ("model_parallel", "seed_smp.py", "smdistributed.modelparallel", "sagescale.runtime"),
+    ],
+)
+def test_ports_change_imports_only(folder: str, seed: str, old: str, new: str) -> None:
+    original, ported = EXAMPLES / folder / seed, EXAMPLES / folder / "train.py"
+    assert _code_lines(original) == _code_lines(ported)
+    removed = _imports(original) - _imports(ported)
+    added = _imports(ported) - _imports(original)
+    assert removed and all(old in line for line in removed)
+    assert added and all(new in line for line in added)
+
+
+@pytest.mark.slow
+def test_data_parallel_example(tmp_path: Path) -> None:
+    env = make_job_env(
+        tmp_path / "ml", hyperparameters={"sagemaker_torch_distributed_enabled": True}
+    )
+    args = ["--epochs", "2", "--num-samples", "256", "--batch-size", "32"]
+    result = torchrun(EXAMPLES / "data_parallel" / "train.py", args, nproc=2, env=env)
+    assert result.returncode == 0, result.stderr[-6000:]
+    assert "Train Epoch: 2" in result.stdout
+    assert re.search(r"Test set: Average loss: [0-9.]+, Accuracy: [0-9.]+%", result.stdout)
+    assert (tmp_path / "ml" / "model" / "model.pt").is_file()
+
+
+@pytest.mark.slow
+def test_model_parallel_example(tmp_path: Path) -> None:
+    mp = {"partitions": 2, "microbatches": 4, "pipeline": "interleaved", "optimize": "speed"}
+    env = make_job_env(
+        tmp_path / "ml", hyperparameters={"sagemaker_mpi_enabled": True, "mp_parameters": mp}
+    )
+    args = ["--epochs", "2", "--num-samples", "256", "--batch-size", "32"]
+    result = torchrun(EXAMPLES / "model_parallel" / "train.py", args, nproc=2, env=env)
+    assert result.returncode == 0, result.stderr[-6000:]
+    accuracy = re.findall(r"Accuracy: ([0-9.]+)%", result.stdout)
+    assert len(accuracy) == 2 and float(accuracy[-1]) > 50.0
+    model_dir = tmp_path / "ml" / "model"
+    assert sorted(p.name for p in model_dir.iterdir()) == ["model.pt_0_0", "model.pt_1_0"]

@@ -1,0 +1,85 @@
+"""runtime.smp in a group of one: microbatching, StepOutput, errors."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+import sagescale.runtime.dist as dist
+import sagescale.runtime.smp as smp
+from sagescale.errors import SpecError
+from sagescale.runtime.smp import _model, _state
+
+
+@pytest.fixture
+def one_process(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "SM_HPS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("SM_HPS", '{"mp_parameters": {"partitions": 1, "microbatches": 4}}')
+    yield
+    _state.current = None
+    _model._registry.clear()
+    dist.destroy_process_group()
+
+
+@smp.step
+def train_step(model: Any, x: torch.Tensor, y: torch.Tensor) -> Any:
+    out = model(x)
+    loss = F.mse_loss(out, y)
+    model.backward(loss)
+    return out, loss
+
+
+def test_microbatched_gradients_equal_one_pass(one_process: None) -> None:
+    smp.init()
+    assert (smp.rank(), smp.size(), smp.pp_size(), smp.dp_size(), smp.tp_size()) == (0, 1, 1, 1, 1)
+    assert smp.num_microbatches() == 4 and smp.uses_smdistributed() is False
+    torch.manual_seed(0)
+    reference = nn.Sequential(nn.Linear(3, 5), nn.Tanh(), nn.Linear(5, 2))
+    model = smp.DistributedModel(copy.deepcopy(reference))
+    x, y = torch.randn(8, 3), torch.randn(8, 2)
+    out, loss = train_step(model, x, y)
+    assert isinstance(loss, smp.StepOutput) and len(loss) == 4
+    ref_loss = F.mse_loss(reference(x), y)
+    ref_loss.backward()  # type: ignore[no-untyped-call]
+    assert loss.reduce_mean().item() == pytest.approx(ref_loss.item(), abs=1e-6)
+    assert out.concat().shape == (8, 2) and out.stack().shape == (4, 2, 2)
+    assert loss.reduce_sum().item() == pytest.approx(4 * ref_loss.item(), abs=1e-5)
+    for (name, p), q in zip(model.module.named_parameters(), reference.parameters(), strict=True):
+        assert p.grad is not None
+        torch.testing.assert_close(p.grad, q.grad, atol=1e-6, rtol=0), name
+    assert model(x).shape == (8, 2)  # outside a step without partitions: a plain call
+    assert set(model.state_dict()) == set(reference.state_dict())
+    assert model.local_state_dict().keys() == model.state_dict().keys()
+
+
+def test_step_errors(one_process: None) -> None:
+    smp.init()
+    model = smp.DistributedModel(nn.Linear(2, 2))
+    with pytest.raises(SpecError, match=r"divisible by mp_parameters\.microbatches=4"):
+        train_step(model, torch.randn(6, 2), torch.randn(6, 2))
+    with pytest.raises(SpecError, match=r"inside an @smp\.step"):
+        model.backward(torch.zeros(()))
+
+
+def test_layout_errors(one_process: None) -> None:
+    with pytest.raises(SpecError, match="divisible by partitions"):
+        smp.init({"partitions": 2})
+
+
+def test_save_and_load_partial(one_process: None, tmp_path: Any) -> None:
+    smp.init()
+    smp.save({"a": torch.ones(1)}, tmp_path / "model.pt")
+    assert (tmp_path / "model.pt_0_0").is_file()
+    assert torch.equal(smp.load(tmp_path / "model.pt")["a"], torch.ones(1))
+    smp.save({"b": 1}, tmp_path / "full.pt", partial=False)
+    assert smp.load(tmp_path / "full.pt", partial=False) == {"b": 1}
+    assert smp.broadcast("x") == "x" and smp.allgather(3) == [3]
+    smp.barrier()
+    smp.dp_barrier()
