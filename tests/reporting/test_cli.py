@@ -76,8 +76,10 @@ def test_report_tuning_png_and_workspace_option(workspace: Path, tmp_path: Path)
     _record_tuning_job(workspace)
     out = tmp_path / "t.html"
     argv = ["report", "tuning", "hpo-xgb", "--html", str(out), "--workspace", str(workspace)]
-    assert main([*argv, "--charts", "png"]) == 0
+    assert main([*argv, "--charts", "png", "--plots", str(tmp_path / "plots")]) == 0
     assert out.read_text(encoding="utf-8").count("data:image/png;base64,") == 3
+    plots = sorted(p.name for p in (tmp_path / "plots").iterdir())
+    assert plots == ["curves.png", "objective.png", "parallel_coordinates.png"]
 
 
 def test_report_unknown_names_fail(workspace: Path, tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ from sagescale.errors import SpecError
 from sagescale.reporting import (
     analytics_html,
     experiment_report,
+    save_tuning_plots,
     tuning_report,
     tuning_results_html,
 )
@@ -152,3 +153,13 @@ def test_reports_of_nothing_yet(tuning_df: pd.DataFrame) -> None:
     assert "0 trial components" in analytics_html(pd.DataFrame(columns=["TrialComponentName"]))
     page = experiment_report(pd.DataFrame(columns=["TrialComponentName"]))
     assert "<p>No trial components.</p>" in page
+
+
+def test_save_tuning_plots(
+    tmp_path: Path, tuning_df: pd.DataFrame, curves_df: pd.DataFrame
+) -> None:
+    paths = save_tuning_plots(tuning_df, tmp_path, curves=curves_df, image_format="svg")
+    assert [p.name for p in paths] == ["objective.svg", "parallel_coordinates.svg", "curves.svg"]
+    assert all(b"<svg" in p.read_bytes() for p in paths)
+    paths = save_tuning_plots(tuning_df[["TrainingJobName", "FinalObjectiveValue"]], tmp_path)
+    assert [p.name for p in paths] == ["objective.png"]

@@ -33,6 +33,7 @@ from sagescale.reporting._plots import (
 from sagescale.reporting._report import (
     analytics_html,
     experiment_report,
+    save_tuning_plots,
     tuning_report,
     tuning_results_html,
 )
@@ -49,6 +50,7 @@ __all__ = [
     "plot_parallel_coordinates",
     "plot_tuning_objective",
     "save_figure",
+    "save_tuning_plots",
     "series_frame",
     "tuning_report",
     "tuning_report_for",

@@ -44,13 +44,20 @@ def tuning(
         typer.Option("--workspace", help="workspace folder (default: $SAGESCALE_WORKSPACE)"),
     ] = None,
     charts: ChartOpt = ChartFormat.svg,
+    plots: Annotated[
+        Path | None, typer.Option("--plots", help="also save each chart as PNG in this folder")
+    ] = None,
 ) -> None:
     """A tuning job: its training jobs and objectives, the best job's hyperparameters, charts."""
     from sagescale.reporting._load import tuning_report_for
 
     out = html or Path(f"{name}.html")
-    tuning_report_for(name, out, backend=backend, workspace=workspace, chart_format=charts.value)
+    tuning_report_for(
+        name, out, backend=backend, workspace=workspace, chart_format=charts.value, plots=plots
+    )
     typer.echo(f"wrote {out}")
+    if plots is not None:
+        typer.echo(f"plots in {plots}")
 
 
 @report_app.command("experiment")

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sagescale.reporting._frames import series_frame
-from sagescale.reporting._report import experiment_report, tuning_report
+from sagescale.reporting._report import experiment_report, save_tuning_plots, tuning_report
 
 if TYPE_CHECKING:
     from sagescale.backends import Backend
@@ -26,25 +26,33 @@ def tuning_report_for(
     backend: str | Backend | None = None,
     workspace: str | os.PathLike[str] | None = None,
     chart_format: str = "svg",
+    plots: str | Path | None = None,
 ) -> str:
     """The report of tuning job ``tuning_job_name`` recorded in the workspace (on SageMaker,
-    read back from the service). Raises :class:`~sagescale.errors.NotFoundError`."""
+    read back from the service); with ``plots`` (a folder) its charts are saved there as PNG
+    too. Raises :class:`~sagescale.errors.NotFoundError`."""
     from sagescale.tuning import HyperparameterTuner
 
     tuner = HyperparameterTuner.attach(tuning_job_name, backend=backend, workspace=workspace)
     desc = tuner.describe()
     analytics = tuner.analytics()
     spec = desc.spec
+    df, curves = analytics.dataframe(), analytics.curves()
+    common: dict[str, Any] = {
+        "objective_name": spec.objective_metric_name,
+        "objective_type": spec.objective_type,
+        "curves": curves,
+        "ranges": _ranges(spec),
+    }
+    if plots is not None:
+        save_tuning_plots(df, plots, **common)
     return tuning_report(
-        analytics.dataframe(),
+        df,
         path,
         tuning_job_name=tuning_job_name,
-        objective_name=spec.objective_metric_name,
-        objective_type=spec.objective_type,
-        curves=analytics.curves(),
-        ranges=_ranges(spec),
         summary=_tuning_summary(desc),
         chart_format=chart_format,
+        **common,
     )
 
 

@@ -32,7 +32,13 @@ if TYPE_CHECKING:
     from sagescale.reporting._axes import RangeLike
     from sagescale.reporting._html import ChartFormat
 
-__all__ = ["analytics_html", "experiment_report", "tuning_report", "tuning_results_html"]
+__all__ = [
+    "analytics_html",
+    "experiment_report",
+    "save_tuning_plots",
+    "tuning_report",
+    "tuning_results_html",
+]
 
 _SHOWN_STATS = ("Min", "Max", "Avg", "Last")
 _JOB_COLUMNS = [c for c in TUNING_COLUMNS if c != "TrainingEndTime"]
@@ -84,37 +90,15 @@ def tuning_report(
     hyperparameters of ``job_name`` (default: the best job)."""
     kind = check_objective_type(objective_type)
     fmt = check_chart_format(chart_format)
-    from sagescale.reporting import _plots
 
     jobs = start_order(df)
     names = hyperparameter_columns(jobs, hyperparameters)
     best = best_row(jobs, kind)
     metric = objective_name or "objective"
-    opts = {"objective_type": kind, "objective_name": metric}
-    makers: list[tuple[str, Callable[[], Figure]]] = [
-        (f"{metric} per training job", lambda: _plots.plot_tuning_objective(jobs, **opts)),
-    ]
-    if names:
-        makers.append(
-            (
-                "hyperparameters (parallel coordinates)",
-                lambda: _plots.plot_parallel_coordinates(
-                    jobs, hyperparameters=names, ranges=ranges, **opts
-                ),
-            )
-        )
-    if curves is not None and len(curves):
-        makers.append(
-            (
-                f"{metric} per epoch",
-                lambda: _plots.plot_objective_curves(
-                    curves, statuses=_status_map(jobs), objective_name=metric
-                ),
-            )
-        )
+    makers = _tuning_charts(jobs, names, kind, metric, curves, ranges)
     sections = [
         ("summary", "Summary", key_value_table(_tuning_summary(jobs, best, kind, metric, summary))),
-        ("charts", "Charts", _charts(makers, fmt)),
+        ("charts", "Charts", _charts([(c, m) for c, _, m in makers], fmt)),
         (
             "training-jobs",
             f"Training jobs ({len(jobs)})",
@@ -131,6 +115,80 @@ def tuning_report(
     ]
     subtitle = f"objective {metric} ({kind}) · {len(jobs)} training jobs"
     return _write(page(f"Tuning job {tuning_job_name}", subtitle, sections), path)
+
+
+Maker = tuple[str, str, "Callable[[], Figure]"]
+
+
+def _tuning_charts(
+    jobs: pd.DataFrame,
+    names: list[str],
+    kind: str,
+    metric: str,
+    curves: pd.DataFrame | None,
+    ranges: Mapping[str, RangeLike] | None,
+) -> list[Maker]:
+    """(caption, file stem, drawing function) of each chart of a tuning job."""
+    from sagescale.reporting import _plots
+
+    opts = {"objective_type": kind, "objective_name": metric}
+    makers: list[Maker] = [
+        (
+            f"{metric} per training job",
+            "objective",
+            lambda: _plots.plot_tuning_objective(jobs, **opts),
+        )
+    ]
+    if names:
+        makers.append(
+            (
+                "hyperparameters (parallel coordinates)",
+                "parallel_coordinates",
+                lambda: _plots.plot_parallel_coordinates(
+                    jobs, hyperparameters=names, ranges=ranges, **opts
+                ),
+            )
+        )
+    if curves is not None and len(curves):
+        makers.append(
+            (
+                f"{metric} per epoch",
+                "curves",
+                lambda: _plots.plot_objective_curves(
+                    curves, statuses=_status_map(jobs), objective_name=metric
+                ),
+            )
+        )
+    return makers
+
+
+def save_tuning_plots(
+    df: pd.DataFrame,
+    folder: str | Path,
+    *,
+    objective_name: str | None = None,
+    objective_type: str = "Minimize",
+    curves: pd.DataFrame | None = None,
+    hyperparameters: Sequence[str] | None = None,
+    ranges: Mapping[str, RangeLike] | None = None,
+    image_format: str = "png",
+) -> list[Path]:
+    """Save the tuning report's charts into ``folder`` (``objective``,
+    ``parallel_coordinates``, ``curves`` + ``.png`` or ``.svg``); returns the paths."""
+    from sagescale.reporting._plots import save_figure
+
+    kind = check_objective_type(objective_type)
+    suffix = "." + check_chart_format(image_format)
+    jobs = start_order(df)
+    names = hyperparameter_columns(jobs, hyperparameters)
+    written = []
+    for _, stem, make in _tuning_charts(
+        jobs, names, kind, objective_name or "objective", curves, ranges
+    ):
+        fig = make()
+        written.append(save_figure(fig, Path(folder) / f"{stem}{suffix}"))
+        fig.clear()
+    return written
 
 
 def _status_map(jobs: pd.DataFrame) -> dict[str, str]:
