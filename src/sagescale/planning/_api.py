@@ -160,7 +160,8 @@ def _traced(model: Any, sample_input: Any) -> tuple[Workload | None, float | Non
         source="traced torch model (meta device)",
         assumptions=(
             "activations: tensors autograd saves for backward in a meta-device trace "
-            f"(batch {profile.batch_size}), plus 3x the output (output, loss, its gradient)",
+            f"(batch {profile.batch_size}), plus 3x the output (output, loss, its gradient) "
+            "and 2x the largest saved tensor (the backward pass's gradients)",
         ),
     )
     return work, float(profile.params)

@@ -69,6 +69,13 @@ def _resolve_precision(requested: Precision, gpu: GpuSpec) -> tuple[Precision, s
     return requested, f"as asked; {gpu.model} runs {requested} on its tensor cores"
 
 
+def _switched(before: Precision, ctx: Context, gpu: GpuSpec) -> str:
+    why = f"{before} does not fit one GPU, mixed precision ({ctx.precision}) halves the activations"
+    if ctx.precision == "fp16":
+        why += f"; {gpu.model} has no bf16: fp16 with dynamic loss scaling (torch.amp.GradScaler)"
+    return why
+
+
 def _fit_decision(ctx: Context) -> tuple[bool, Decision]:
     memory = one_device_memory(ctx)
     used = f"{gib(memory.total)} of {gib(ctx.capacity)}"
@@ -193,9 +200,7 @@ def plan_family(
         ctx, strategy = _apply_remedy(ctx, options, gpu)
         decisions.append(_remedy_decision(options, strategy))
         if ctx.precision != precision:
-            decisions[0] = Decision(
-                "precision", ctx.precision, f"mixed precision makes it fit ({why})"
-            )
+            decisions[0] = Decision("precision", ctx.precision, _switched(precision, ctx, gpu))
     plan = FamilyPlan(ctx, strategy, [], 0, steps, options, decisions)
     if strategy == "data_parallel":
         layouts = ladder(

@@ -127,8 +127,11 @@ class MemoryBreakdown:
         }
 
     def dominant(self) -> str:
-        """The largest part by name."""
+        """``activations`` when they outweigh the model state, else its largest part."""
+        if self.activations >= self.model_state:
+            return "activations"
         parts = self.parts()
+        del parts["activations"], parts["overhead"]
         return max(parts, key=lambda name: parts[name])
 
 

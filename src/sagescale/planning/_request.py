@@ -7,6 +7,7 @@ from pydantic import Field, field_validator, model_validator
 from sagescale.planning._memory import Optimizer, Precision
 from sagescale.planning._perf import DEFAULT_MFU
 from sagescale.specs import SpecModel, get_instance_type, instance_types
+from sagescale.specs._base import SpecRule
 
 __all__ = ["PlanRequest"]
 
@@ -58,8 +59,9 @@ class PlanRequest(SpecModel):
     @model_validator(mode="after")
     def _count_needs_type(self) -> PlanRequest:
         if self.instance_count is not None and self.instance_type is None:
-            raise ValueError(
-                f"instance_count ({self.instance_count}) needs instance_type: say which "
-                "instance to count"
+            raise SpecRule(
+                "needs instance_type: say which instance to count",
+                field="instance_count",
+                value=self.instance_count,
             )
         return self

@@ -5,8 +5,11 @@ and buffers, so nothing is allocated and the caller's model is not changed. Ever
 autograd saves for the backward pass is caught with
 ``torch.autograd.graph.saved_tensors_hooks`` and counted once per storage; parameters are
 not counted (they are model state). The output is counted three times: the output itself,
-a loss-sized copy (cross-entropy keeps its log-softmax) and the output's gradient. FLOPs
-come from ``torch.utils.flop_counter.FlopCounterMode`` (forward, times 3 for training).
+a loss-sized copy (cross-entropy keeps its log-softmax) and the output's gradient. The
+backward pass adds a working set of two copies of the largest saved tensor (the gradient
+arriving at the largest layer and the one leaving it) while the saved tensors are still
+held. FLOPs come from ``torch.utils.flop_counter.FlopCounterMode`` (forward, times 3 for
+training).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from sagescale.errors import SpecError
 __all__ = ["TraceProfile", "trace_model"]
 
 _OUTPUT_COPIES = 3
+_BACKWARD_COPIES = 2
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,7 @@ class _Saved:
         self.seen: set[int] = set()
         self.float_bytes = 0.0
         self.other_bytes = 0.0
+        self.largest_float = 0.0
 
     def add(self, tensor: Any) -> None:
         storage = tensor.untyped_storage()
@@ -56,7 +61,9 @@ class _Saved:
             return
         self.seen.add(key)
         if tensor.is_floating_point():
-            self.float_bytes += storage.nbytes() * 4.0 / tensor.element_size()
+            nbytes = storage.nbytes() * 4.0 / tensor.element_size()
+            self.float_bytes += nbytes
+            self.largest_float = max(self.largest_float, nbytes)
         else:
             self.other_bytes += float(storage.nbytes())
 
@@ -143,6 +150,7 @@ def trace_model(model: Any, sample_input: Any) -> TraceProfile:
             value=type(model).__name__,
         ) from None
     _output_bytes(out, torch, counter)
+    counter.float_bytes += _BACKWARD_COPIES * counter.largest_float
     return TraceProfile(
         params=sum(p.numel() for p in model.parameters()),
         batch_size=batch,
