@@ -108,7 +108,8 @@ def test_experiment_report(
 
 def test_experiment_report_without_series_and_chosen_columns(experiment_df: pd.DataFrame) -> None:
     page = experiment_report(experiment_df, columns=["TrialComponentName", "max_depth"])
-    assert "<svg" not in page
+    assert page.count("<svg") == 1  # without series: each metric's last value as bars
+    assert "last value of each metric per trial component" in page
     assert len(_rows(page, "components")) == 3
     with pytest.raises(SpecError, match="columns"):
         experiment_report(experiment_df, columns=["nope"])

@@ -11,6 +11,7 @@ import pytest
 from sagescale.errors import MissingExtraError, SpecError
 from sagescale.reporting import (
     plot_experiment_metrics,
+    plot_experiment_summary,
     plot_objective_curves,
     plot_parallel_coordinates,
     plot_tuning_objective,
@@ -195,3 +196,18 @@ def test_missing_matplotlib_names_the_extra(
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     with pytest.raises(MissingExtraError, match=r"pip install 'sagescale\[plot\]'"):
         plot_tuning_objective(tuning_df)
+
+
+def test_experiment_summary_bars(experiment_df: pd.DataFrame) -> None:
+    fig = plot_experiment_summary(experiment_df)
+    visible = [ax for ax in fig.axes if ax.get_visible()]
+    assert [ax.get_title() for ax in visible] == ["validation:rmse - Last", "train:rmse - Last"]
+    ax = visible[0]
+    assert [t.get_text() for t in ax.get_yticklabels()][:2] == ["max_depth=2", "max_depth=5"]
+    assert [p.get_width() for p in ax.patches] == pytest.approx([3.1, 2.4, 2.8])  # type: ignore[attr-defined]
+    fig = plot_experiment_summary(experiment_df, stat="Min", metrics=["train:rmse"])
+    assert fig.axes[0].get_title() == "train:rmse - Min"
+    with pytest.raises(SpecError, match="stat='Median'"):
+        plot_experiment_summary(experiment_df, stat="Median")
+    with pytest.raises(SpecError, match="accuracy - Last"):
+        plot_experiment_summary(experiment_df, metrics=["accuracy"])

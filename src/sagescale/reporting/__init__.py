@@ -25,6 +25,7 @@ from sagescale.reporting._frames import (
 from sagescale.reporting._load import experiment_report_for, tuning_report_for
 from sagescale.reporting._plots import (
     plot_experiment_metrics,
+    plot_experiment_summary,
     plot_objective_curves,
     plot_parallel_coordinates,
     plot_tuning_objective,
@@ -46,6 +47,7 @@ __all__ = [
     "experiment_report",
     "experiment_report_for",
     "plot_experiment_metrics",
+    "plot_experiment_summary",
     "plot_objective_curves",
     "plot_parallel_coordinates",
     "plot_tuning_objective",

@@ -16,10 +16,12 @@ from sagescale._imports import optional_import
 from sagescale.errors import SpecError
 from sagescale.reporting._axes import parallel_axes
 from sagescale.reporting._frames import (
+    METRIC_STATS,
     best_row,
     check_objective_type,
     curve_frame,
     hyperparameter_columns,
+    metric_names,
     require_columns,
     start_order,
 )
@@ -33,6 +35,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "plot_experiment_metrics",
+    "plot_experiment_summary",
     "plot_objective_curves",
     "plot_parallel_coordinates",
     "plot_tuning_objective",
@@ -390,3 +393,43 @@ def _seconds(points: pd.DataFrame) -> list[float]:
         return [v - min(secs) for v in secs]
     when = pd.to_datetime(ts, utc=True)
     return [float(v) for v in (when - when.min()).dt.total_seconds()]
+
+
+# ---------------------------------------------------------------------------------------------
+def plot_experiment_summary(
+    df: pd.DataFrame,
+    *,
+    stat: str = "Last",
+    metrics: Sequence[str] | None = None,
+    title: str | None = None,
+    path: str | Path | None = None,
+) -> Figure:
+    """One panel per metric: a bar per trial component with the metric's ``stat`` column
+    (``<metric> - Last`` by default) of the experiment analytics table."""
+    if stat not in METRIC_STATS:
+        raise SpecError(f"stat={stat!r} must be one of {METRIC_STATS}", field="stat", value=stat)
+    require_columns(df, ("TrialComponentName",), field="experiment dataframe")
+    names = list(metrics) if metrics is not None else metric_names(df)
+    require_columns(df, [f"{m} - {stat}" for m in names], field="metrics")
+    labels = [str(d or n) for n, d in zip(df["TrialComponentName"], _display(df), strict=True)]
+    ncols = max(1, min(2, len(names)))
+    nrows = max(1, math.ceil(len(names) / ncols))
+    fig = new_figure(5.2 * ncols + 0.8, max(2.4, 0.35 * len(labels) + 1.2) * nrows)
+    grid = fig.subplots(nrows, ncols, squeeze=False)
+    for ax, metric in zip(grid.flat, names, strict=False):
+        values = [float(v) for v in df[f"{metric} - {stat}"].astype(float)]
+        ax.barh(range(len(labels)), values, color=[f"C{k % 10}" for k in range(len(labels))])
+        ax.set_yticks(range(len(labels)), labels, fontsize=8)
+        ax.invert_yaxis()
+        ax.set_title(f"{metric} - {stat}", fontsize=10)
+        ax.grid(axis="x", alpha=0.3)
+    for ax in list(grid.flat)[len(names) :]:
+        ax.set_visible(False)
+    fig.suptitle(title or f"metrics per trial component ({stat})")
+    return _finish(fig, path)
+
+
+def _display(df: pd.DataFrame) -> list[object]:
+    if "DisplayName" not in df.columns:
+        return [None] * len(df)
+    return [d if isinstance(d, str) and d else None for d in df["DisplayName"]]

@@ -284,29 +284,12 @@ def experiment_report(
     metric's Min/Max/Avg/Last; sortable) and every column of each component."""
     require_columns(df, ("TrialComponentName",), field="experiment dataframe")
     fmt = check_chart_format(chart_format)
-    from sagescale.reporting import _plots
 
     labels = _display_names(df)
     sections = [("summary", "Summary", key_value_table(_experiment_summary(df, summary)))]
-    if series is not None and len(series):
-        chosen = metrics
-        sections.append(
-            (
-                "charts",
-                "Charts",
-                _charts(
-                    [
-                        (
-                            "metrics per trial component",
-                            lambda: _plots.plot_experiment_metrics(
-                                series, metrics=chosen, labels=labels
-                            ),
-                        )
-                    ],
-                    fmt,
-                ),
-            )
-        )
+    chart = _experiment_chart(df, series, metrics, labels)
+    if chart is not None:
+        sections.append(("charts", "Charts", _charts([chart], fmt)))
     sections.append(
         (
             "trial-components",
@@ -317,6 +300,28 @@ def experiment_report(
     sections.append(("details", "Trial component details", _parameters(df)))
     subtitle = f"{len(df)} trial components"
     return _write(page(f"Experiment {experiment_name}", subtitle, sections), path)
+
+
+def _experiment_chart(
+    df: pd.DataFrame,
+    series: pd.DataFrame | None,
+    metrics: Sequence[str] | None,
+    labels: dict[str, str],
+) -> tuple[str, Callable[[], Figure]] | None:
+    """Metric curves from ``series``; without points, each metric's last value as bars."""
+    from sagescale.reporting import _plots
+
+    if series is not None and len(series):
+        return (
+            "metrics per trial component",
+            lambda: _plots.plot_experiment_metrics(series, metrics=metrics, labels=labels),
+        )
+    if len(df) and metric_names(df) and all(f"{m} - Last" in df for m in metric_names(df)):
+        return (
+            "last value of each metric per trial component",
+            lambda: _plots.plot_experiment_summary(df, metrics=metrics),
+        )
+    return None
 
 
 def _component_columns(df: pd.DataFrame, chosen: Sequence[str] | None) -> list[str]:
