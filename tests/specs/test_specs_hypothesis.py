@@ -49,6 +49,16 @@ hp_values = st.one_of(st.integers(-(10**6), 10**6), finite, st.booleans(), text)
 s3_uris = names.map(lambda n: f"s3://sagescale-bucket/{n}")
 
 
+ENV = st.dictionaries(st.from_regex(r"[A-Z_][A-Z0-9_]{0,10}", fullmatch=True), text, max_size=3)
+HYPERPARAMETERS = st.dictionaries(st.sampled_from(HP_NAMES), hp_values, max_size=5)
+TAGS = st.dictionaries(names, text, max_size=3)
+CHANNEL_NAMES = st.lists(st.sampled_from(CHANNELS), unique=True, max_size=3)
+METRICS = st.lists(st.sampled_from(["loss", "acc", "f1"]), unique=True, max_size=3)
+SUBNETS = st.lists(names.map(lambda n: f"subnet-{n}"), min_size=1, max_size=3)
+GROUPS = st.lists(names.map(lambda n: f"sg-{n}"), min_size=1, max_size=2)
+OPTIONAL_COUNT = st.one_of(st.none(), st.integers(1, 30))
+
+
 def sorted_divisors(n: int) -> list[int]:
     return [d for d in range(1, n + 1) if n % d == 0]
 
@@ -124,6 +134,9 @@ def channel() -> st.SearchStrategy[Any]:
     return st.one_of(s3_uris, full)
 
 
+CHANNEL = channel()
+
+
 @st.composite
 def security(draw: st.DrawFn) -> dict[str, Any]:
     out: dict[str, Any] = {
@@ -134,10 +147,8 @@ def security(draw: st.DrawFn) -> dict[str, Any]:
         out["volume_kms_key"] = "arn:aws:kms:us-east-1:111122223333:key/abc"
         out["output_kms_key"] = "alias/sagescale"
     if draw(st.booleans()):
-        out["subnets"] = draw(st.lists(names.map(lambda n: f"subnet-{n}"), min_size=1, max_size=3))
-        out["security_group_ids"] = draw(
-            st.lists(names.map(lambda n: f"sg-{n}"), min_size=1, max_size=2)
-        )
+        out["subnets"] = draw(SUBNETS)
+        out["security_group_ids"] = draw(GROUPS)
     return out
 
 
@@ -158,12 +169,9 @@ def training_jobs(draw: st.DrawFn, *, with_metric: str | None = None) -> dict[st
         if draw(st.booleans()):
             data["entry_point"] = "train.py"
     data["base_job_name"] = draw(st.one_of(st.none(), names))
-    data["hyperparameters"] = draw(
-        st.dictionaries(st.sampled_from(HP_NAMES), hp_values, max_size=5)
-    )
-    channel_names = draw(st.lists(st.sampled_from(CHANNELS), unique=True, max_size=3))
-    data["inputs"] = {name: draw(channel()) for name in channel_names}
-    metrics = draw(st.lists(st.sampled_from(["loss", "acc", "f1"]), unique=True, max_size=3))
+    data["hyperparameters"] = draw(HYPERPARAMETERS)
+    data["inputs"] = {name: draw(CHANNEL) for name in draw(CHANNEL_NAMES)}
+    metrics = draw(METRICS)
     if with_metric is not None and with_metric not in metrics:
         metrics.append(with_metric)
     data["metric_definitions"] = [{"name": m, "regex": f"{m}=([0-9.]+)"} for m in metrics]
@@ -174,12 +182,10 @@ def training_jobs(draw: st.DrawFn, *, with_metric: str | None = None) -> dict[st
     if draw(st.booleans()):
         data["model_uri"] = draw(s3_uris)
     data["security"] = draw(security())
-    data["environment"] = draw(
-        st.dictionaries(st.from_regex(r"[A-Z_][A-Z0-9_]{0,10}", fullmatch=True), text, max_size=3)
-    )
-    data["max_retry_attempts"] = draw(st.one_of(st.none(), st.integers(1, 30)))
+    data["environment"] = draw(ENV)
+    data["max_retry_attempts"] = draw(OPTIONAL_COUNT)
     data["keep_alive_period_seconds"] = draw(st.one_of(st.none(), st.integers(0, 3600)))
-    data["tags"] = draw(st.dictionaries(names, text, max_size=3))
+    data["tags"] = draw(TAGS)
     if draw(st.booleans()):
         data["experiment_config"] = {"experiment_name": draw(names), "run_name": draw(names)}
     data["volume_size_gb"] = draw(st.integers(1, 1024))
@@ -225,6 +231,10 @@ def ranges(grid: bool) -> st.SearchStrategy[dict[str, Any]]:
     return st.dictionaries(st.sampled_from(HP_NAMES), one, min_size=1, max_size=4)
 
 
+RANGES = {grid: ranges(grid) for grid in (False, True)}
+TRAINING_JOBS = {metric: training_jobs(with_metric=metric) for metric in ("loss", "acc")}
+
+
 @st.composite
 def tuning_jobs(draw: st.DrawFn) -> dict[str, Any]:
     strategy = draw(st.sampled_from(["Bayesian", "Random", "Hyperband", "Grid"]))
@@ -239,14 +249,14 @@ def tuning_jobs(draw: st.DrawFn) -> dict[str, Any]:
         definitions = draw(st.lists(names, min_size=1, max_size=3, unique=True))
         data["training_jobs"] = {
             name: {
-                "training_job": draw(training_jobs(with_metric=objective)),
-                "hyperparameter_ranges": draw(ranges(strategy == "Grid")),
+                "training_job": draw(TRAINING_JOBS[objective]),
+                "hyperparameter_ranges": draw(RANGES[strategy == "Grid"]),
             }
             for name in definitions
         }
     else:
-        data["training_job"] = draw(training_jobs(with_metric=objective))
-        data["hyperparameter_ranges"] = draw(ranges(strategy == "Grid"))
+        data["training_job"] = draw(TRAINING_JOBS[objective])
+        data["hyperparameter_ranges"] = draw(RANGES[strategy == "Grid"])
     if strategy != "Grid":
         data["max_jobs"] = draw(st.integers(1, 50))
     if strategy == "Hyperband":

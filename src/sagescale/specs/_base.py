@@ -69,7 +69,7 @@ def _location(loc: tuple[int | str, ...]) -> str:
         if isinstance(item, int):
             parts.append(f"[{item}]")
         else:
-            parts.append(("." if parts else "") + item)
+            parts.append(("." if parts else "") + (item or "''"))
     return "".join(parts)
 
 
@@ -94,7 +94,7 @@ def _one_error(err: Any, model: str) -> tuple[str, object, str]:
         return field, value, f"{field} = {_show(value)}: {cause.rule}"
     msg = str(err["msg"]).removeprefix("Value error, ")
     value = err.get("input")
-    if not location:
+    if not err["loc"]:
         what = type(value).__name__
         return model, value, f"{model} must be a mapping of field names to values, got {what}"
     return location, value, f"{location} = {_show(value)}: {msg}"

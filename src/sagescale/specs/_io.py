@@ -16,6 +16,9 @@ from sagescale.specs._tuning import TuningJob
 __all__ = ["dump_spec", "load_spec", "load_training_job", "load_tuning_job"]
 
 M = TypeVar("M", bound=SpecModel)
+# libyaml's safe loader and dumper when PyYAML was built with it (the same YAML, faster)
+_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_DUMPER: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
 def _read(path: str | Path) -> dict[str, Any]:
@@ -25,7 +28,7 @@ def _read(path: str | Path) -> dict[str, Any]:
     except OSError as exc:
         raise SpecError(f"cannot read spec file {file}: {exc.strerror}", field=str(file)) from None
     try:
-        data = json.loads(text) if file.suffix == ".json" else yaml.safe_load(text)
+        data = json.loads(text) if file.suffix == ".json" else yaml.load(text, Loader=_LOADER)
     except (yaml.YAMLError, json.JSONDecodeError) as exc:
         raise SpecError(f"{file} is not valid YAML/JSON: {exc}", field=str(file)) from None
     if not isinstance(data, dict):
@@ -64,7 +67,11 @@ def dump_spec(spec: SpecModel, path: str | Path | None = None) -> str:
     """The spec as YAML (or JSON for a ``.json`` path); written to ``path`` when given."""
     data = spec.to_dict()
     as_json = path is not None and Path(path).suffix == ".json"
-    text = json.dumps(data, indent=2) if as_json else yaml.safe_dump(data, sort_keys=False)
+    text = (
+        json.dumps(data, indent=2)
+        if as_json
+        else yaml.dump(data, Dumper=_DUMPER, sort_keys=False, allow_unicode=True)
+    )
     if path is not None:
         Path(path).write_text(text)
     return text
