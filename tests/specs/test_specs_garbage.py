@@ -72,13 +72,13 @@ def test_not_a_spec(data: Any) -> None:
 
 def test_constructor_garbage_is_a_spec_error() -> None:
     with pytest.raises(SpecError) as info:
-        TrainingJob(entry_point="t.py", inputs=[("train", "s3://b")])  # type: ignore[arg-type]
+        TrainingJob(entry_point="t.py", inputs=[("train", "s3://b")])
     assert info.value.field == "inputs"
     with pytest.raises(SpecError) as info:
-        CategoricalParameter(values="abc")  # type: ignore[arg-type]
+        CategoricalParameter(values="abc")
     assert info.value.field == "values"
     with pytest.raises(SpecError):
-        IntegerParameter(min_value=None, max_value=[1])  # type: ignore[arg-type]
+        IntegerParameter(min_value=None, max_value=[1])
     with pytest.raises(SpecError):
         ContinuousParameter(min_value=float("nan"), max_value=1)
 

@@ -102,6 +102,7 @@ def placement(draw: st.DrawFn) -> tuple[str, int, dict[str, Any] | None]:
     count = draw(st.integers(1, 4))
     if kind == "none":
         return draw(st.sampled_from(ALL_INSTANCES)), count, None
+    dist: dict[str, Any]
     if kind == "smddp":
         dist = {"type": "data_parallel", "engine": "smddp"}
         return draw(st.sampled_from(sorted(SMDDP_INSTANCES))), count, dist
@@ -195,13 +196,13 @@ def training_jobs(draw: st.DrawFn, *, with_metric: str | None = None) -> dict[st
 @st.composite
 def numeric_range(draw: st.DrawFn) -> dict[str, Any]:
     if draw(st.booleans()):
-        low = draw(st.integers(0, 100))
-        high = low + draw(st.integers(1, 500))
-        scales = ["Auto", "Linear"] + (["Logarithmic"] if low > 0 else [])
+        first = draw(st.integers(0, 100))
+        last = first + draw(st.integers(1, 500))
+        scales = ["Auto", "Linear"] + (["Logarithmic"] if first > 0 else [])
         return {
             "type": "integer",
-            "min_value": low,
-            "max_value": high,
+            "min_value": first,
+            "max_value": last,
             "scaling_type": draw(st.sampled_from(scales)),
         }
     scale = draw(st.sampled_from(["Auto", "Linear", "Logarithmic", "ReverseLogarithmic"]))

@@ -90,6 +90,10 @@ def _input_config(job: TrainingJob, overrides: Mapping[str, str] | None) -> list
     return channels
 
 
+def _is_s3(uri: str | None) -> bool:
+    return uri is not None and uri.lower().startswith("s3://")
+
+
 def _resource_config(job: TrainingJob) -> dict[str, Any]:
     out: dict[str, Any] = {
         "InstanceType": job.instance_type,
@@ -116,6 +120,8 @@ def training_parts(
     """The parts shared by ``CreateTrainingJob`` and a tuning job's training definition."""
     role_arn = _role(job, role)
     output = _output_path(job, role_arn, region, default_bucket)
+    if job.uses_framework and submit_directory is None and _is_s3(job.source_dir):
+        submit_directory = job.source_dir  # an uploaded sourcedir.tar.gz, used as is (SDK)
     if job.uses_framework and submit_directory is None:
         prefix = f"{output}/{job_name}" if job_name else f"{output}/{job.base_job_name or 'job'}"
         submit_directory = f"{prefix}/source/sourcedir.tar.gz"
