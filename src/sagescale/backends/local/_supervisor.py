@@ -24,18 +24,20 @@ import contextlib
 import json
 import os
 import posixpath
-import shutil
 import signal
-import socket
 import subprocess
 import sys
-import tarfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import tarfile
+
+# shutil, socket, tarfile and boto3 are imported where they are needed: the supervisor's
+# start-up time is part of every job's fixed overhead.
 
 __all__ = [
     "CONTROL_DIR",
@@ -124,20 +126,36 @@ class JobState:
 
 
 # -- the outcome of one attempt ----------------------------------------------------------------
-@dataclass
 class Outcome:
-    kind: str  # completed | failed | stopped | max_runtime | max_wait | interrupted
-    exit_code: int | None = None
-    reason: str | None = None
-    port_conflict: bool = False
+    """How one attempt (or the job) ended."""
+
+    def __init__(
+        self,
+        kind: str,  # completed | failed | stopped | max_runtime | max_wait | interrupted
+        exit_code: int | None = None,
+        reason: str | None = None,
+        port_conflict: bool = False,
+    ) -> None:
+        self.kind = kind
+        self.exit_code = exit_code
+        self.reason = reason
+        self.port_conflict = port_conflict
 
 
-@dataclass
 class HostProcess:
-    host: str
-    proc: subprocess.Popen[bytes]
-    tail: collections.deque[str]
-    readers: list[threading.Thread]
+    """The launcher process of one host group and the threads reading its output."""
+
+    def __init__(
+        self,
+        host: str,
+        proc: subprocess.Popen[bytes],
+        tail: collections.deque[str],
+        readers: list[threading.Thread],
+    ) -> None:
+        self.host = host
+        self.proc = proc
+        self.tail = tail
+        self.readers = readers
 
 
 class _Flags:
@@ -239,9 +257,7 @@ class Supervisor:
                 for reader in hp.readers:
                     reader.join(timeout=5)
             self.training_seconds += time.monotonic() - started
-            self.state.update(
-                training_seconds=round(self.training_seconds, 3), process_groups=[]
-            )
+            self.state.update(training_seconds=round(self.training_seconds, 3), process_groups=[])
         return outcome
 
     def launch(self, host: dict[str, Any], port: int) -> HostProcess:
@@ -379,6 +395,8 @@ def _killpg(pgid: int, sig: signal.Signals) -> None:
 
 
 def free_port() -> int:
+    import socket
+
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -423,6 +441,8 @@ def fetch(source: str, target: Path) -> None:
 
 def fetch_model(source: str, target: Path) -> None:
     """Unpack ``model_uri`` (a ``.tar.gz``) into the model channel, refusing path escapes."""
+    import shutil
+
     target.mkdir(parents=True, exist_ok=True)
     if source.startswith("s3://"):
         staging = target.parent / f".{target.name}.download"
@@ -442,6 +462,8 @@ def fetch_model(source: str, target: Path) -> None:
 
 def safe_extract(archive: Path, target: Path) -> None:
     """Extract a tar archive; members that escape ``target`` or link outside it are errors."""
+    import tarfile
+
     root = target.resolve()
     with tarfile.open(archive, "r:*") as tar:
         members = tar.getmembers()
@@ -451,7 +473,12 @@ def safe_extract(archive: Path, target: Path) -> None:
             if member.isdir():
                 (root / member.name).mkdir(parents=True, exist_ok=True)
             elif member.isfile() or member.islnk() or member.issym():
-                tar.extract(member, root, set_attrs=False, filter="data")
+                tar.extract(member, root, set_attrs=False, **_DATA_FILTER)
+
+
+#: tarfile's "data" filter where this Python has it (3.10.12+, 3.11.4+); the checks above
+#: already refuse what it refuses.
+_DATA_FILTER: dict[str, Any] = {"filter": "data"} if sys.version_info >= (3, 11, 4) else {}
 
 
 def _check_member(member: tarfile.TarInfo, root: Path) -> None:
@@ -479,6 +506,8 @@ def sync_checkpoints_down(plan: dict[str, Any]) -> None:
     if uri.startswith("s3://"):
         s3_download(uri, local, missing_ok=True)
     elif Path(uri).is_dir():
+        import shutil
+
         shutil.copytree(uri, local, dirs_exist_ok=True)
 
 
@@ -491,6 +520,8 @@ def sync_checkpoints_up(plan: dict[str, Any]) -> None:
         for path in sorted(p for p in local.rglob("*") if p.is_file()):
             s3_upload(path, posixpath.join(uri, path.relative_to(local).as_posix()))
     else:
+        import shutil
+
         shutil.copytree(local, uri, dirs_exist_ok=True)
 
 
@@ -518,6 +549,8 @@ def pack_and_upload(plan: dict[str, Any], *, model: bool) -> dict[str, Any]:
 
 
 def make_tar(directory: Path, archive: Path) -> None:
+    import tarfile
+
     tmp = archive.with_name(f".{archive.name}.tmp")
     with tarfile.open(tmp, "w:gz", compresslevel=6) as tar:
         if directory.is_dir():
@@ -531,6 +564,8 @@ def copy_out(path: Path, prefix: str) -> str:
         uri = posixpath.join(prefix, path.name)
         s3_upload(path, uri)
         return uri
+    import shutil
+
     dest = Path(prefix.removeprefix("file://"))
     dest.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(path, dest / path.name)
