@@ -1,0 +1,80 @@
+"""The searcher without a backend: pending jobs, grids across definitions, warnings."""
+
+from __future__ import annotations
+
+import pytest
+
+from sagescale.specs import (
+    AlgorithmDefinition,
+    CategoricalParameter,
+    ContinuousParameter,
+    SpecWarning,
+    TrainingJob,
+    TuningJob,
+)
+from sagescale.tuning import HyperparameterTuner
+from sagescale.tuning._search import Searcher, default_startup_trials
+
+JOB = TrainingJob(entry_point="train.py", framework="pytorch")
+X = {"x": ContinuousParameter(min_value=0.0, max_value=1.0)}
+
+
+def test_bayesian_accounts_for_pending_jobs() -> None:
+    spec = TuningJob(
+        training_job=JOB,
+        objective_metric_name="m",
+        hyperparameter_ranges=X,
+        max_jobs=20,
+        random_seed=0,
+    )
+    searcher = Searcher(spec, n_startup=3)
+    for _ in range(4):
+        s = searcher.ask()
+        assert s is not None
+        searcher.tell(s, -abs(float(s.values["x"]) - 0.25))
+    first = searcher.ask()
+    second = searcher.ask()  # asked while `first` is still running
+    assert first is not None and second is not None
+    assert first.values != second.values
+
+
+def test_startup_trials_rule() -> None:
+    assert [default_startup_trials(n) for n in (1, 20, 50, 500)] == [3, 4, 10, 10]
+
+
+def test_grid_over_several_definitions_once_each() -> None:
+    spec = TuningJob(
+        objective_metric_name="m",
+        strategy="Grid",
+        training_jobs={
+            "a": AlgorithmDefinition(
+                training_job=JOB, hyperparameter_ranges={"p": CategoricalParameter(values=[1, 2])}
+            ),
+            "b": AlgorithmDefinition(
+                training_job=JOB,
+                hyperparameter_ranges={"q": CategoricalParameter(values=["u", "v", "w"])},
+            ),
+        },
+        random_seed=3,
+    )
+    searcher = Searcher(spec)
+    seen = []
+    while (s := searcher.ask()) is not None:
+        seen.append((s.definition, tuple(s.values.items())))
+        searcher.tell(s, 1.0)
+    assert sorted(seen) == sorted(
+        [("a", (("p", 1),)), ("a", (("p", 2),))] + [("b", (("q", v),)) for v in ("u", "v", "w")]
+    )
+    assert searcher.exhausted()
+
+
+def test_best_practice_warnings_when_the_tuner_is_built() -> None:
+    with pytest.warns(SpecWarning, match="orders of magnitude"):
+        HyperparameterTuner(
+            JOB,
+            objective_metric_name="m",
+            hyperparameter_ranges={
+                "lr": ContinuousParameter(min_value=1e-5, max_value=1.0, scaling_type="Linear")
+            },
+            backend="local",
+        )
