@@ -20,7 +20,7 @@ from sagescale.errors import SpecError  # noqa: E402
 from sagescale.planning import plan, trace_model  # noqa: E402
 
 
-class Block(nn.Module):  # type: ignore[misc]
+class Block(nn.Module):  # type: ignore[misc,name-defined]
     def __init__(self, hidden: int) -> None:
         super().__init__()
         self.norm = nn.LayerNorm(hidden)

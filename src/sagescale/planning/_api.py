@@ -202,7 +202,10 @@ def _pick_family(req: PlanRequest, plans: dict[str, FamilyPlan]) -> tuple[str, s
     names = list(plans)
     if len(names) == 1:
         return names[0], f"given instance_type {req.instance_type}"
-    fitting = [n for n in names if plans[n].rung.fits] or names
+    fitting = [n for n in names if plans[n].rung.fits]
+    if not fitting:
+        best = min(names, key=lambda n: plans[n].rung.memory.utilization)
+        return best, "nothing fits by this estimate: the family that comes closest"
     limit = req.max_hours
     in_time = [n for n in fitting if limit is None or plans[n].hours(plans[n].rung) <= limit]
     pool = in_time or fitting

@@ -213,7 +213,12 @@ def plan_family(
         plan.decisions.append(_mp_decision(p))
         plan.decisions.append(decision)
         if not ok:
-            plan.warnings.append(f"the model does not fit even with {p} partitions")
+            plan.warnings.append(
+                f"the model does not fit even with {p} partitions: the first stage holds "
+                f"about one sample's activations ({gib(ctx.act)}; p microbatches in flight x "
+                "1/p of the layers) whatever the partitions; activation checkpointing (not "
+                "modelled here), shorter inputs or a GPU with more memory are left"
+            )
         plan.rungs = [evaluate_mp(ctx, lay, p) for lay in _mp_ladder(ctx, members, start, p)]
     choose_rung(plan)
     return plan
