@@ -57,7 +57,7 @@ METRIC_NAME_REGEX = r"[A-Za-z0-9_.:/-]{1,255}"
 _VALUE_REGEX = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|[-+]?inf|nan"
 #: Matches a whole metric line anywhere in a log line (torchrun may prefix ``[rank0]:``).
 METRIC_LINE_REGEX = re.compile(
-    re.escape(METRIC_LINE_PREFIX)
+    METRIC_LINE_PREFIX  # no regex metacharacters in it
     + rf" name=(?P<name>{METRIC_NAME_REGEX}) value=(?P<value>{_VALUE_REGEX}) step=(?P<step>\d+)"
 )
 _NAME_RE = re.compile(rf"^{METRIC_NAME_REGEX}$")
@@ -86,7 +86,7 @@ def metrics_file_name(host: str, rank: int) -> str:
 def metric_definition(name: str) -> dict[str, str]:
     """A SageMaker ``MetricDefinitions`` entry (one capture group) for metric ``name``."""
     _check_name(name)
-    regex = f"{re.escape(METRIC_LINE_PREFIX)} name={re.escape(name)} value=({_VALUE_REGEX})"
+    regex = f"{METRIC_LINE_PREFIX} name={re.escape(name)} value=({_VALUE_REGEX})"
     return {"Name": name, "Regex": regex}
 
 
