@@ -9,6 +9,7 @@ before anything is uploaded. Tuning jobs go to SageMaker Automatic Model Tuning.
 
 from sagescale.backends.sagemaker._aws import RETRY_CONFIG
 from sagescale.backends.sagemaker._backend import SageMakerBackend
+from sagescale.backends.sagemaker._handoff import to_hyperparameter_tuner, to_model_trainer
 from sagescale.backends.sagemaker._logs import LOG_GROUP
 from sagescale.backends.sagemaker._source import PackedSource, pack_source
 from sagescale.backends.sagemaker._tuning import trial_component_name
@@ -19,5 +20,7 @@ __all__ = [
     "PackedSource",
     "SageMakerBackend",
     "pack_source",
+    "to_hyperparameter_tuner",
+    "to_model_trainer",
     "trial_component_name",
 ]
