@@ -19,6 +19,7 @@ from sagescale.reporting._frames import (
 from sagescale.reporting._html import (
     chart_html,
     check_chart_format,
+    escape,
     key_value_table,
     page,
     snippet,
@@ -86,8 +87,9 @@ def tuning_report(
 
     Sections: a summary (``summary`` adds rows such as strategy or status), the charts
     (objective per job with best so far, parallel coordinates, per-epoch curves when
-    ``curves`` is given), the training jobs (sortable, best highlighted) and the
-    hyperparameters of ``job_name`` (default: the best job)."""
+    ``curves`` is given), the training jobs (sortable, best highlighted, names linked to
+    their details), the hyperparameters of ``job_name`` (default: the best job) and a
+    collapsible block per training job."""
     kind = check_objective_type(objective_type)
     fmt = check_chart_format(chart_format)
 
@@ -252,8 +254,6 @@ def _job_items(jobs: pd.DataFrame, names: list[str], pos: int) -> list[tuple[str
 
 def _every_job(jobs: pd.DataFrame, names: list[str], best: int | None) -> str:
     """A collapsible block per training job (``id="job-<i>"``, linked from the table)."""
-    from sagescale.reporting._html import escape
-
     parts = []
     for pos in range(len(jobs)):
         name = escape(str(jobs["TrainingJobName"].iloc[pos]))
@@ -358,8 +358,6 @@ def _experiment_summary(
 
 def _parameters(df: pd.DataFrame) -> str:
     """A collapsible block per component with every column of its row."""
-    from sagescale.reporting._html import escape
-
     parts = []
     for pos in range(len(df)):
         row = df.iloc[pos]
