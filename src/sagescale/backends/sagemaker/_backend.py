@@ -30,10 +30,11 @@ def request_error(operation: str, exc: Exception) -> SpecError:
     return SpecError(f"the {operation} request breaks the SageMaker API model: {exc}")
 
 
-def _job_name(job: TrainingJob, job_name: str | None) -> str:
-    if job_name is None:
-        base = job.base_job_name or ("pytorch-training" if job.uses_framework else "training")
-        return unique_name(base)
+def _base_name(job: TrainingJob) -> str:
+    return job.base_job_name or ("pytorch-training" if job.uses_framework else "training")
+
+
+def _checked_name(job_name: str) -> str:
     try:
         return check_job_name(job_name)
     except ValueError as exc:
@@ -101,6 +102,8 @@ class SageMakerBackend(TuningMixin, Backend):
         self.poll_interval = poll_interval
         self._stream = stream
         self._specs: dict[str, TrainingJob] = {}
+        self._tuning_of: dict[str, str] = {}
+        self._generated: set[str] = set()
         self._lock = threading.Lock()
         self._init_tuning()
 
@@ -110,6 +113,18 @@ class SageMakerBackend(TuningMixin, Backend):
 
     def _print(self, text: str) -> None:
         print(text, file=self._stream or sys.stdout, flush=True)
+
+    def _job_name(self, job: TrainingJob, job_name: str | None) -> str:
+        """``job_name``, else ``<base>-<timestamp>`` unique within this process too."""
+        if job_name is not None:
+            return _checked_name(job_name)
+        with self._lock:
+            name = unique_name(_base_name(job))
+            while name in self._generated:  # same millisecond in another thread
+                time.sleep(0.001)
+                name = unique_name(_base_name(job))
+            self._generated.add(name)
+        return name
 
     def _role_for(self, job: TrainingJob) -> str | None:
         if job.role is not None:
@@ -179,7 +194,7 @@ class SageMakerBackend(TuningMixin, Backend):
         tuning_job_name: str | None = None,
     ) -> str:
         """Pack and upload the source and local inputs, then ``CreateTrainingJob``."""
-        name = _job_name(job, job_name)
+        name = self._job_name(job, job_name)
         job = self._prepare(job, hyperparameters, experiment_config)
         request, plan = self.render(job, name)
         if tuning_job_name is not None:
@@ -191,6 +206,8 @@ class SageMakerBackend(TuningMixin, Backend):
         self.aws.call("sagemaker", "CreateTrainingJob", name, **request)
         with self._lock:
             self._specs[name] = job
+            if tuning_job_name is not None:
+                self._tuning_of[name] = tuning_job_name
         return name
 
     # ---- watch -------------------------------------------------------------------------
@@ -198,7 +215,11 @@ class SageMakerBackend(TuningMixin, Backend):
         raw = self.aws.call("sagemaker", "DescribeTrainingJob", job_name, TrainingJobName=job_name)
         with self._lock:
             spec = self._specs.get(job_name)
-        return from_describe(raw, spec)
+            tuning_job_name = self._tuning_of.get(job_name)
+        description = from_describe(raw, spec)
+        if description.tuning_job_name is None:  # submitted here on behalf of a tuner
+            description.tuning_job_name = tuning_job_name
+        return description
 
     def attach(self, job_name: str) -> JobDescription:
         """The description of an existing job (``NotFoundError`` when there is none)."""
@@ -271,7 +292,10 @@ class SageMakerBackend(TuningMixin, Backend):
             request["CreationTimeAfter"] = created_after
         if created_before is not None:
             request["CreationTimeBefore"] = created_before
-        request["PaginationConfig"] = {"MaxItems": max_results, "PageSize": min(100, max_results)}
+        # SageMaker sorts server-side; a narrowed set is also read whole and sorted here, so
+        # "newest first" holds on endpoints that ignore SortBy (moto)
+        if not (name_contains or created_after):
+            request["PaginationConfig"] = {"MaxItems": max_results}
         summaries = self.aws.pages(
             "sagemaker", "ListTrainingJobs", "TrainingJobSummaries", **request
         )

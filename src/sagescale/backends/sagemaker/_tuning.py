@@ -74,6 +74,7 @@ class TuningMixin(TuningService):
         self._tuning_inputs: dict[str, dict[str, str]] = {}
         self._associated: dict[str, set[str]] = {}
         self._tuning_experiments: dict[str, ExperimentConfig | None] = {}
+        self._finished: set[str] = set()
 
     # ---- create ------------------------------------------------------------------------
     def _tuning_role(self, spec: TuningJob) -> str | None:
@@ -181,7 +182,9 @@ class TuningMixin(TuningService):
         return spec
 
     def describe_tuning_job(self, name: str) -> TuningJobDescription:
-        """``DescribeHyperParameterTuningJob`` as a :class:`TuningJobDescription`."""
+        """``DescribeHyperParameterTuningJob`` as a :class:`TuningJobDescription`. The first
+        description that finds the job terminal associates its training jobs' trial
+        components with the experiment the job was created with (if any)."""
         raw = self._describe_raw(name)
         best = raw.get("OverallBestTrainingJob") or raw.get("BestTrainingJob") or {}
         details = raw.get("TuningJobCompletionDetails") or {}
@@ -190,7 +193,7 @@ class TuningMixin(TuningService):
             reason = "ConvergenceDetected"
         with self._tuning_lock:
             inputs = dict(self._tuning_inputs.get(name, {}))
-        return TuningJobDescription(
+        description = TuningJobDescription(
             name=name,
             spec=self._spec(name, raw),
             backend="sagemaker",
@@ -202,6 +205,18 @@ class TuningMixin(TuningService):
             best_training_job=best.get("TrainingJobName"),
             inputs=inputs,
         )
+        if description.done:
+            self._on_terminal(name)
+        return description
+
+    def _on_terminal(self, name: str) -> None:
+        """Once per process and job: associate its training jobs with its experiment."""
+        with self._tuning_lock:
+            if name in self._finished:
+                return
+            self._finished.add(name)
+        if self._tagged_experiment(name) is not None:
+            self.associate_tuning_job_trials(name)
 
     def attach_tuning_job(self, name: str) -> TuningJobDescription:
         """An existing tuning job (``NotFoundError`` when there is none)."""
@@ -279,8 +294,8 @@ class TuningMixin(TuningService):
         )
 
     def wait_tuning_job(self, name: str, *, timeout: float | None = None) -> TuningJobDescription:
-        """Poll until the tuning job is terminal; then associate its training jobs with the
-        experiment it was created with (see :meth:`associate_tuning_job_trials`)."""
+        """Poll until the tuning job is terminal (``describe_tuning_job`` then associates its
+        training jobs with the experiment it was created with, once)."""
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             description = self.describe_tuning_job(name)
@@ -293,8 +308,6 @@ class TuningMixin(TuningService):
                     job_name=name,
                 )
             time.sleep(self.poll_interval)
-        if self._tagged_experiment(name) is not None:
-            self.associate_tuning_job_trials(name)
         return description
 
     # ---- experiments -------------------------------------------------------------------
