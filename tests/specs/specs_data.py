@@ -14,6 +14,13 @@ def framework_job(**overrides: Any) -> dict[str, Any]:
     return data
 
 
+def image_job(**overrides: Any) -> dict[str, Any]:
+    """The smallest valid image (built-in algorithm) training job: nothing added to it."""
+    data: dict[str, Any] = {"image_uri": "111122223333.dkr.ecr.us-east-1.amazonaws.com/a:1"}
+    data.update(role=ROLE, **overrides)
+    return data
+
+
 def tuning_job(**overrides: Any) -> dict[str, Any]:
     """The smallest valid tuning job, as YAML data."""
     data: dict[str, Any] = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from specs_data import framework_job, tuning_job
+from specs_data import framework_job, image_job, tuning_job
 
 from sagescale.errors import SpecError
 from sagescale.specs import (
@@ -114,16 +114,14 @@ def test_warm_start_parents_are_tuning_job_names() -> None:
     ],
 )
 def test_collection_limits(field: str, limit: int, make: Any) -> None:
-    TrainingJob.model_validate(framework_job(**{field: make(limit)}))
-    err = rejected(
-        TrainingJob, framework_job(**{field: make(limit + 1)}), field, f"at most {limit}"
-    )
+    TrainingJob.model_validate(image_job(**{field: make(limit)}))
+    err = rejected(TrainingJob, image_job(**{field: make(limit + 1)}), field, f"at most {limit}")
     assert f"got {limit + 1}" in str(err)
     assert len(err.value) == limit + 1  # type: ignore[arg-type]
 
 
 def test_hyperparameter_key_and_value_lengths() -> None:
-    TrainingJob.model_validate(framework_job(hyperparameters={"k" * 256: "v" * 2500}))
+    TrainingJob.model_validate(image_job(hyperparameters={"k" * 256: "v" * 2500}))
     err = rejected(
         TrainingJob, framework_job(hyperparameters={"k" * 257: 1}), "hyperparameters", "1-256"
     )
@@ -136,6 +134,37 @@ def test_hyperparameter_key_and_value_lengths() -> None:
         "got 2501",
     )
     assert err.value == "v" * 2501
+
+
+def test_limits_hold_for_what_a_framework_job_sends() -> None:
+    # a framework job adds sagemaker_program, _submit_directory, _container_log_level,
+    # _job_name and _region; smddp adds three more
+    TrainingJob.model_validate(framework_job(hyperparameters={f"h{i}": i for i in range(95)}))
+    err = rejected(
+        TrainingJob,
+        framework_job(hyperparameters={f"h{i}": i for i in range(96)}),
+        "hyperparameters",
+        "adds 5 of its own",
+        "at most 95 are left, got 96",
+    )
+    assert err.value == 96
+    smddp = framework_job(
+        instance_type="ml.p4d.24xlarge",
+        distribution={"type": "data_parallel"},
+        hyperparameters={f"h{i}": i for i in range(93)},
+    )
+    rejected(TrainingJob, smddp, "hyperparameters", "adds 8 of its own")
+    # JSON encoding adds two quotes to a string value
+    TrainingJob.model_validate(image_job(hyperparameters={"s": "v" * 2500}))
+    TrainingJob.model_validate(framework_job(hyperparameters={"s": "v" * 2498}))
+    err = rejected(
+        TrainingJob,
+        framework_job(hyperparameters={"s": "v" * 2499}),
+        "hyperparameters.s",
+        "as sent (JSON-encoded",
+        "got 2501",
+    )
+    assert err.value == "v" * 2499
 
 
 def test_bad_channel_and_environment_names() -> None:
@@ -304,6 +333,20 @@ def test_model_channel_must_not_clash() -> None:
     rejected(TrainingJob, data, "model_channel_name", "'model'", "clashes")
 
 
+def test_vpc_ids() -> None:
+    good = {"subnets": ["subnet-0a1b"], "security_group_ids": ["sg-01"]}
+    TrainingJob.model_validate(framework_job(security=good))
+    bad = {**good, "subnets": ["subnet-1", "subnet_2"]}
+    err = rejected(TrainingJob, framework_job(security=bad), "security.subnets[1]", "1-32")
+    assert err.value == "subnet_2"
+    rejected(
+        TrainingJob,
+        framework_job(security={"security_group_ids": ["sg-1"]}),
+        "security.subnets",
+        "given together",
+    )
+
+
 def test_entry_point_or_image() -> None:
     rejected(TrainingJob, {"role": framework_job()["role"]}, "entry_point", "image_uri")
     assert not TrainingJob.model_validate({"image_uri": "img:1"}).uses_framework
@@ -311,7 +354,7 @@ def test_entry_point_or_image() -> None:
 
 def test_vpc_needs_subnets_and_security_groups() -> None:
     data = framework_job(security={"subnets": ["subnet-1"]})
-    rejected(TrainingJob, data, "security", "subnets and security_group_ids")
+    rejected(TrainingJob, data, "security.security_group_ids", "subnets and security_group_ids")
 
 
 # ---- ranges --------------------------------------------------------------------------------
@@ -519,3 +562,41 @@ def test_several_errors_are_reported_together() -> None:
     data = framework_job(instance_count=0, volume_size_gb=0)
     err = rejected(TrainingJob, data, "instance_count", "(2 errors)", "volume_size_gb = 0")
     assert err.value == 0
+
+
+def test_categorical_values_and_range_names_fit_the_api() -> None:
+    CategoricalParameter(values=["v" * 254])
+    with pytest.raises(SpecError) as info:
+        CategoricalParameter(values=["ok", "v" * 255])
+    assert info.value.field == "values[1]"
+    assert "at most 256 characters" in str(info.value)
+    data = tuning_job(hyperparameter_ranges={"n" * 257: cat(1, 2)})
+    err = rejected(TuningJob, data, "hyperparameter_ranges", "1-256 characters")
+    assert err.value == "n" * 257
+
+
+def test_definition_names() -> None:
+    data = tuning_job(training_jobs={"my_algo": definitions(1)["algo-0"]}, hyperparameter_ranges={})
+    del data["training_job"]
+    err = rejected(TuningJob, data, "training_jobs", "1-64 letters, digits and hyphens")
+    assert err.value == "my_algo"
+
+
+def test_tuned_jobs_get_at_most_100_hyperparameters() -> None:
+    def spec(static: int) -> dict[str, Any]:
+        job = framework_job(
+            hyperparameters={f"h{i}": i for i in range(static)},
+            metric_definitions=[{"name": "loss", "regex": r"loss=([0-9.]+)"}],
+        )
+        ranges = {f"r{i}": cat(1, 2) for i in range(3)}
+        return tuning_job(training_job=job, hyperparameter_ranges=ranges)
+
+    # 4 framework (no sagemaker_job_name when tuning) + 2 tuner + 3 tuned leave 91
+    TuningJob.model_validate(spec(91))
+    err = rejected(TuningJob, spec(92), "hyperparameter_ranges", "would get 101")
+    assert err.value == 3
+
+
+def test_tuning_tags() -> None:
+    tags = {f"k{i}": "v" for i in range(51)}
+    rejected(TuningJob, tuning_job(tags=tags), "tags", "at most 50 tags")

@@ -74,9 +74,9 @@ def _location(loc: tuple[int | str, ...]) -> str:
 
 
 def _join(location: str, field: str) -> str:
-    if not location:
-        return field
-    return f"{location}.{field}" if field else location
+    if not location or not field:
+        return location or field
+    return location + field if field.startswith("[") else f"{location}.{field}"
 
 
 def _show(value: object) -> str:

@@ -29,6 +29,9 @@ HyperparameterValue = str | int | float | bool
 _ROLE = re.compile(r"^arn:aws[a-z\-]*:iam::(\d{12}):role/?[a-zA-Z_0-9+=,.@\-_/]+$")
 _INSTANCE = re.compile(r"^ml\.[a-z0-9]+[a-z0-9\-]*\.[a-z0-9]+$")
 _CHANNEL = re.compile(r"^[A-Za-z0-9\.\-_]+$")
+_VPC_ID = re.compile(r"[-0-9a-zA-Z]{1,32}")
+MAX_HYPERPARAMETERS = 100
+MAX_HYPERPARAMETER_VALUE = 2500
 SMDDP_INSTANCES = frozenset(
     {"ml.p3.16xlarge", "ml.p3dn.24xlarge", "ml.p4d.24xlarge", "ml.p4de.24xlarge"}
 )
@@ -90,10 +93,26 @@ class Security(SpecModel):
     subnets: list[str] = Field(default_factory=list, max_length=16)
     security_group_ids: list[str] = Field(default_factory=list, max_length=5)
 
+    @field_validator("subnets", "security_group_ids")
+    @classmethod
+    def _vpc_ids(cls, value: list[str]) -> list[str]:
+        for index, item in enumerate(value):
+            if not _VPC_ID.fullmatch(item):
+                raise SpecRule(
+                    "must be 1-32 letters, digits or hyphens (subnet-..., sg-...)",
+                    field=f"[{index}]",
+                    value=item,
+                )
+        return value
+
     @model_validator(mode="after")
     def _vpc_pairs(self) -> Security:
         if bool(self.subnets) != bool(self.security_group_ids):
-            raise ValueError("subnets and security_group_ids must be given together (VpcConfig)")
+            raise SpecRule(
+                "subnets and security_group_ids must be given together (VpcConfig)",
+                field="subnets" if not self.subnets else "security_group_ids",
+                value=[],
+            )
         return self
 
 
@@ -189,8 +208,10 @@ class TrainingJob(SpecModel):
     @field_validator("hyperparameters")
     @classmethod
     def _hyperparameters(cls, value: dict[str, HyperparameterValue]) -> dict[str, Any]:
-        if len(value) > 100:
-            raise SpecRule(f"at most 100 hyperparameters are allowed, got {len(value)}")
+        if len(value) > MAX_HYPERPARAMETERS:
+            raise SpecRule(
+                f"at most {MAX_HYPERPARAMETERS} hyperparameters are allowed, got {len(value)}"
+            )
         for key, item in value.items():
             if not 1 <= len(key) <= 256:
                 raise SpecRule(
@@ -239,14 +260,7 @@ class TrainingJob(SpecModel):
     @field_validator("tags")
     @classmethod
     def _tags(cls, value: dict[str, str]) -> dict[str, str]:
-        if len(value) > 50:
-            raise SpecRule(f"at most 50 tags are allowed, got {len(value)}")
-        for key, item in value.items():
-            if not 1 <= len(key) <= 128 or len(item) > 256:
-                raise SpecRule(
-                    "tag keys are 1-128 and tag values 0-256 characters", field=key, value=item
-                )
-        return value
+        return check_tags(value)
 
     @field_validator("metric_definitions")
     @classmethod
@@ -289,6 +303,7 @@ class TrainingJob(SpecModel):
                 "interruption: add checkpoint: {s3_uri: ...}"
             )
         _check_distribution(self)
+        _check_rendered_hyperparameters(self)
         return self
 
     # ---- derived values ----------------------------------------------------------------
@@ -371,6 +386,18 @@ class TrainingJob(SpecModel):
         )
 
 
+def check_tags(value: dict[str, str]) -> dict[str, str]:
+    """At most 50 tags; keys 1-128 and values 0-256 characters (a field validator's body)."""
+    if len(value) > 50:
+        raise SpecRule(f"at most 50 tags are allowed, got {len(value)}")
+    for key, item in value.items():
+        if not 1 <= len(key) <= 128 or len(item) > 256:
+            raise SpecRule(
+                "tag keys are 1-128 and tag values 0-256 characters", field=key, value=item
+            )
+    return value
+
+
 def _hp_string(value: HyperparameterValue) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -382,6 +409,31 @@ def role_account(role: str) -> str:
     if match is None:
         raise ValueError(f"role {role!r} is not an IAM role ARN")
     return match.group(1)
+
+
+def _check_rendered_hyperparameters(job: TrainingJob) -> None:
+    """The limits hold for what SageMaker receives: framework values JSON-encoded, plus the
+    hyperparameters the framework and the distribution add."""
+    sent = job.sagemaker_hyperparameters(
+        job_name="j", submit_directory="s3://b/sourcedir.tar.gz", region="us-east-1"
+    )
+    added = len(sent) - len(job.hyperparameters)
+    if len(sent) > MAX_HYPERPARAMETERS:
+        raise SpecRule(
+            f"SageMaker takes at most {MAX_HYPERPARAMETERS} hyperparameters and this job adds "
+            f"{added} of its own (sagemaker_program, distribution settings...): at most "
+            f"{MAX_HYPERPARAMETERS - added} are left, got {len(job.hyperparameters)}",
+            field="hyperparameters",
+            value=len(job.hyperparameters),
+        )
+    for key in job.hyperparameters:
+        if len(sent[key]) > MAX_HYPERPARAMETER_VALUE:
+            raise SpecRule(
+                f"a hyperparameter value must be at most {MAX_HYPERPARAMETER_VALUE} characters "
+                f"as sent (JSON-encoded for a framework job), got {len(sent[key])}",
+                field=f"hyperparameters.{key}",
+                value=job.hyperparameters[key],
+            )
 
 
 def _check_distribution(job: TrainingJob) -> None:

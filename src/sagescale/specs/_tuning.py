@@ -5,13 +5,19 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from sagescale.specs._base import SpecModel, SpecRule, warn_spec
 from sagescale.specs._names import check_tuning_job_name, checked_name
-from sagescale.specs._training import MetricDefinition, TrainingJob
+from sagescale.specs._training import (
+    MAX_HYPERPARAMETERS,
+    MetricDefinition,
+    TrainingJob,
+    check_tags,
+)
 
 __all__ = [
     "AlgorithmDefinition",
@@ -29,6 +35,10 @@ ScalingType = Literal["Auto", "Linear", "Logarithmic", "ReverseLogarithmic"]
 MAX_RANGES = 30
 MAX_CATEGORICAL_VALUES = 30
 ADVISED_MAX_RANGES = 20
+MAX_VALUE_LENGTH = 256  # ParameterValue and ParameterKey in the SageMaker API
+_DEFINITION_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,63}$")
+# what the SageMaker SDK's tuner adds to a framework job's static hyperparameters
+TUNER_ADDED = 2
 
 
 class _NumericRange(SpecModel):
@@ -122,6 +132,14 @@ class CategoricalParameter(SpecModel):
             )
         if len({json.dumps(v) for v in value}) != len(value):
             raise SpecRule("values must be distinct")
+        for index, item in enumerate(value):
+            if len(json.dumps(item)) > MAX_VALUE_LENGTH:
+                raise SpecRule(
+                    f"a categorical value must be at most {MAX_VALUE_LENGTH} characters as sent "
+                    "(JSON-encoded for a framework job)",
+                    field=f"[{index}]",
+                    value=item,
+                )
         return value
 
     def request_range(self, name: str, *, json_encode: bool) -> dict[str, Any]:
@@ -190,7 +208,7 @@ class AlgorithmDefinition(SpecModel):
 
     training_job: TrainingJob
     hyperparameter_ranges: dict[str, ParameterRange] = Field(min_length=1)
-    objective_metric_name: str | None = None
+    objective_metric_name: str | None = Field(default=None, min_length=1, max_length=255)
     metric_definitions: list[MetricDefinition] | None = None
 
 
@@ -220,11 +238,31 @@ class TuningJob(SpecModel):
     def _base(cls, value: str | None) -> str | None:
         return None if value is None else check_tuning_job_name(value)
 
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, value: dict[str, str]) -> dict[str, str]:
+        return check_tags(value)
+
+    @field_validator("training_jobs")
+    @classmethod
+    def _definition_names(
+        cls, value: dict[str, AlgorithmDefinition] | None
+    ) -> dict[str, AlgorithmDefinition] | None:
+        for name in value or {}:
+            if not _DEFINITION_NAME.fullmatch(name):
+                raise SpecRule(
+                    "a definition name must be 1-64 letters, digits and hyphens, start with a "
+                    "letter or digit and not end with a hyphen",
+                    value=name,
+                )
+        return value
+
     @model_validator(mode="after")
     def _rules(self) -> TuningJob:
         self._check_definitions()
-        for name, ranges in self.ranges_by_definition().items():
-            self._check_ranges(name, ranges)
+        for name, definition in self.definitions().items():
+            self._check_ranges(name, dict(definition.hyperparameter_ranges))
+            self._check_sent(name, definition)
         self._check_strategy()
         return self
 
@@ -259,10 +297,34 @@ class TuningJob(SpecModel):
                 field=f"{where}hyperparameter_ranges",
                 value=sorted(ranges),
             )
+        for name in ranges:
+            if not 1 <= len(name) <= MAX_VALUE_LENGTH:
+                raise SpecRule(
+                    f"a tuned hyperparameter name must be 1-{MAX_VALUE_LENGTH} characters",
+                    field=f"{where}hyperparameter_ranges",
+                    value=name,
+                )
         if len(ranges) > ADVISED_MAX_RANGES:
             warn_spec(
                 f"{len(ranges)} tuned hyperparameters: SageMaker advises at most "
                 f"{ADVISED_MAX_RANGES}; the search needs far more jobs to converge"
+            )
+
+    def _check_sent(self, name: str | None, definition: AlgorithmDefinition) -> None:
+        """Each training job the tuner starts gets static + tuned hyperparameters (<= 100)."""
+        job = definition.training_job
+        static = job.sagemaker_hyperparameters(
+            job_name=None, submit_directory="s3://b/sourcedir.tar.gz", region="us-east-1"
+        )
+        total = len(set(static) | set(definition.hyperparameter_ranges))
+        total += TUNER_ADDED if job.uses_framework else 0
+        if total > MAX_HYPERPARAMETERS:
+            where = f"training_jobs.{name}." if name else ""
+            raise SpecRule(
+                f"each training job would get {total} hyperparameters (static, tuned and "
+                f"those SageMaker tooling adds); SageMaker takes at most {MAX_HYPERPARAMETERS}",
+                field=f"{where}hyperparameter_ranges",
+                value=len(definition.hyperparameter_ranges),
             )
 
     def _check_strategy(self) -> None:
