@@ -1,7 +1,7 @@
 """Local-backend overhead: the same script run bare and through ``LocalBackend``.
 
-    .venv/bin/python benchmarks/local_overhead.py             # 7 runs per case
-    .venv/bin/python benchmarks/local_overhead.py --runs 3    # quicker
+    .venv/bin/python benchmarks/local_overhead.py                  # 15 plain, 7 torchrun runs
+    .venv/bin/python benchmarks/local_overhead.py --runs 3 --plain-runs 5   # quicker
 
 Two cases, each run bare and through the backend (submit → wait, Completed), interleaved so
 that the load of the machine hits both sides alike:
@@ -142,7 +142,8 @@ def machine() -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--runs", type=int, default=7, help="runs of the torchrun case")
+    parser.add_argument("--plain-runs", type=int, default=15, help="runs of the plain case")
     parser.add_argument("--skip-torchrun", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
@@ -161,12 +162,15 @@ def main() -> None:
         )
         info = machine()
         results = {
-            "plain": measure(args.runs, lambda: bare_plain(src), lambda: local_job(backend, plain))
+            "plain": measure(
+                args.plain_runs, lambda: bare_plain(src), lambda: local_job(backend, plain)
+            )
         }
         if not args.skip_torchrun:
             results["torchrun-2"] = measure(
                 args.runs, lambda: bare_torchrun(src), lambda: local_job(backend, ddp)
             )
+    info["load_average_1m_at_end"] = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     report(results)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps({"machine": info, "results": results}, indent=2) + "\n")

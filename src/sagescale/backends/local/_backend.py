@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -160,8 +161,10 @@ class LocalBackend(Backend):
         try:
             planned = self._build(job, name, job_dir, hyperparameters, config)
             self._insert(job, name, job_dir, planned, created, config, tuning_job_name)
-        except BaseException:
+        except BaseException as exc:
             shutil.rmtree(job_dir, ignore_errors=True)
+            if isinstance(exc, OSError | sqlite3.Error):
+                raise BackendError(str(exc), call="submit", job_name=name) from exc
             raise
         _plan.write_initial_state(job_dir, name, created)
         self._tracking.start(job, name, planned.hyperparameters, config, list(job.environment))
@@ -440,14 +443,6 @@ class LocalBackend(Backend):
                 self._sync(row["name"])
         sql, params = _list_query(status, name_contains, created_after, created_before, max_results)
         return [self._describe_row(row) for row in self.workspace.query(sql, params)]
-
-    def list_tuning_jobs_children(self, tuning_job_name: str) -> list[JobDescription]:
-        """Every training job submitted with ``tuning_job_name``, oldest first."""
-        rows = self.workspace.query(
-            "SELECT name FROM jobs_training WHERE tuning_job_name = ? ORDER BY creation_time",
-            (tuning_job_name,),
-        )
-        return [self.describe(r["name"]) for r in rows]
 
     # -- wait / stop -------------------------------------------------------------------------------
     def wait(

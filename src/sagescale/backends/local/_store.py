@@ -190,15 +190,13 @@ def ingest_metrics(
     workspace: Workspace, job_name: str, job_dir: Path, extractor: MetricExtractor
 ) -> int:
     """Add the metric points written since the last call; return how many were added."""
+    sources = _sources(job_dir)
+    if not _grown(workspace, job_name, sources):
+        return 0  # no write transaction when nothing is new (the tuner polls often)
     added = 0
     with workspace.transaction() as conn:
-        offsets = {
-            row["source"]: int(row["offset"])
-            for row in conn.execute(
-                "SELECT source, offset FROM jobs_ingest_offsets WHERE job_name = ?", (job_name,)
-            )
-        }
-        for source, path, is_log in _sources(job_dir):
+        offsets = _offsets(conn, job_name)
+        for source, path, is_log in sources:
             start = offsets.get(source, 0)
             data = _read_from(path, start)
             if not data:
@@ -212,6 +210,29 @@ def ingest_metrics(
             )
             added += len(points)
     return added
+
+
+def _offsets(conn: sqlite3.Connection, job_name: str) -> dict[str, int]:
+    rows = conn.execute(
+        "SELECT source, offset FROM jobs_ingest_offsets WHERE job_name = ?", (job_name,)
+    )
+    return {row["source"]: int(row["offset"]) for row in rows}
+
+
+def _grown(workspace: Workspace, job_name: str, sources: list[tuple[str, Path, bool]]) -> bool:
+    if not sources:
+        return False
+    rows = workspace.query(
+        "SELECT source, offset FROM jobs_ingest_offsets WHERE job_name = ?", (job_name,)
+    )
+    offsets = {row["source"]: int(row["offset"]) for row in rows}
+    for source, path, _ in sources:
+        try:
+            if path.stat().st_size > offsets.get(source, 0):
+                return True
+        except OSError:
+            continue
+    return False
 
 
 def _insert_points(conn: sqlite3.Connection, job_name: str, points: list[MetricPoint]) -> None:

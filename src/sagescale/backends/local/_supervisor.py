@@ -212,7 +212,7 @@ class Supervisor:
             outcome = self.run_once()
             if outcome.kind == "interrupted":
                 if self.spot_wait_exceeded():
-                    return Outcome("max_wait", None, "MaxWaitTimeExceeded")
+                    return Outcome("max_wait", None, _MAX_WAIT_REASON)
                 self.on_interrupted()
                 continue
             if outcome.kind != "failed" or self.stop_requested() or not self.may_retry(outcome):
@@ -295,6 +295,10 @@ class Supervisor:
                 return Outcome("stopped", None, None)
             if self.take_interrupt():
                 return Outcome("interrupted", None, None)
+            if self.spot_wait_exceeded():
+                return Outcome(
+                    "max_wait", None, "MaxWaitTimeExceeded: spot.max_wait_seconds passed"
+                )
             if self.training_seconds + time.monotonic() - started > max_run:
                 return Outcome(
                     "max_runtime",
@@ -342,6 +346,7 @@ class Supervisor:
         self.state.finish(status, secondary, **fields)
 
 
+_MAX_WAIT_REASON = "MaxWaitTimeExceeded: the job ran longer than spot.max_wait_seconds"
 _PORT_MARKERS = ("EADDRINUSE", "address already in use")
 _RENDEZVOUS_MARKERS = ("DistNetworkError", "RendezvousError", "RendezvousTimeoutError")
 _FINAL = {
