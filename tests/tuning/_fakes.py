@@ -84,10 +84,12 @@ class ThreadBackend(Backend):
         return job_name
 
     def _run(self, desc: JobDescription, ctx: JobContext, function: Function) -> None:
+        reason: str | None
         try:
             function(ctx)
         except Exception as exc:
-            status, reason = JobStatus.FAILED, f"{type(exc).__name__}: {exc}"
+            status = JobStatus.FAILED
+            reason = f"{type(exc).__name__}: {exc}"
         else:
             status = JobStatus.STOPPED if ctx.stopped else JobStatus.COMPLETED
             reason = None

@@ -18,9 +18,11 @@ args, _ = parser.parse_known_args()
 if args.fail == "yes":
     sys.exit("asked to fail")
 try:
-    from sagescale.runtime import log_metric
+    from sagescale.runtime import log_metric as _log_metric
+
+    log_metric = _log_metric
 except ImportError:
-    log_metric = None
+    log_metric = None  # type: ignore[assignment]
 for epoch in range(1, args.epochs + 1):
     loss = (args.x - 0.3) ** 2 + args.x / epoch + (0.5 if args.kind == "b" else 0.0)
     if log_metric is not None:
