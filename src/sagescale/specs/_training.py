@@ -452,14 +452,14 @@ def _check_smddp(job: TrainingJob) -> None:
             else ""
         )
         raise SpecRule(
-            f"distribution engine smddp runs only on {', '.join(sorted(SMDDP_INSTANCES))}{hint}",
+            f"distribution.engine smddp runs only on {', '.join(sorted(SMDDP_INSTANCES))}{hint}",
             field="instance_type",
             value=job.instance_type,
         )
     total = job.gpus_per_instance * job.instance_count
     if total < 2:
         raise SpecRule(
-            f"distribution engine smddp needs more than one GPU in total, {job.instance_count} "
+            f"distribution.engine smddp needs more than one GPU in total, {job.instance_count} "
             f"x {job.instance_type} has {total}",
             field="instance_count",
             value=job.instance_count,
