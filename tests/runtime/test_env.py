@@ -144,3 +144,18 @@ def test_unknown_channel_and_bad_variables() -> None:
         load_env({"WORLD_SIZE": "many"})
     with pytest.raises(SpecError, match="SM_HPS"):
         load_env({"SM_HPS": "[1, 2]"})
+
+
+def test_sm_hp_variables_fill_in_missing_names() -> None:
+    got = load_env(
+        {
+            "SM_HPS": '{"learningRate": 0.1}',
+            "SM_HP_LEARNINGRATE": "0.1",
+            "SM_HP_MP_PARAMETERS": '{"partitions": 2, "microbatches": 2}',
+        }
+    )
+    assert got.hyperparameters == {
+        "learningRate": 0.1,
+        "mp_parameters": {"partitions": 2, "microbatches": 2},
+    }
+    assert got.model_parallel is not None and got.model_parallel.microbatches == 2

@@ -31,7 +31,7 @@ def _launch(tmp: Path, nproc: int, names: list[str]) -> dict[str, list[dict[str,
 
 @pytest.fixture(scope="module")
 def two(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[dict[str, Any]]]:
-    names = ["ddp", "gpipe", "interleaved", "tensor_parallel", "checkpoint"]
+    names = ["ddp", "gpipe", "interleaved", "manual", "tensor_parallel", "checkpoint"]
     return _launch(tmp_path_factory.mktemp("two"), 2, names)
 
 
@@ -69,6 +69,23 @@ def test_tensor_parallel_matches_one_process(two: dict[str, list[dict[str, Any]]
     for r in two["tensor_parallel"]:
         assert r["loss_diff"] < TOL and r["param_diff"] < TOL
         assert r["local_shape"] == [8, 8]  # Linear(8, 16) split column-wise over 2
+        assert r["loaded_shape"] == [8, 8]
+        assert r["files"] == [
+            "manifest.json",
+            "pp0-tp0.pt",
+            "pp0-tp1.pt",
+            "rng-rank0.pt",
+            "rng-rank1.pt",
+        ]
+
+
+@pytest.mark.slow
+def test_manual_placement(two: dict[str, list[dict[str, Any]]]) -> None:
+    """smp.partition(...) blocks and default_partition place the blocks, not the costs."""
+    for r in two["manual"]:
+        assert r["stage_of_block"] == [0, 1, 1, 1]
+        assert r["loss_diff"] < TOL and r["grad_diff"] < TOL and r["param_diff"] < TOL
+    assert [r["owned"] for r in two["manual"]] == [72, 216]
 
 
 @pytest.mark.slow

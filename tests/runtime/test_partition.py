@@ -76,3 +76,24 @@ def test_ordered_blocks() -> None:
     assert ordered_blocks(exposed) == [exposed.a, exposed.b]
     with pytest.raises(SpecError, match="pipeline_blocks"):
         ordered_blocks(nn.Linear(1, 1))
+
+
+def test_partition_context_and_set_partition_survive_deepcopy() -> None:
+    import copy
+
+    from sagescale.runtime import smp
+    from sagescale.runtime.smp._model import _assigned
+
+    class Net(nn.Sequential):
+        def __init__(self) -> None:
+            super().__init__()
+            with smp.partition(0):
+                self.a = nn.Linear(1, 1)
+            with smp.partition(1):
+                self.b = nn.Sequential(nn.Linear(1, 1))
+            self.c = nn.Linear(1, 1)
+
+    net = copy.deepcopy(Net())
+    smp.set_partition(net.c, 1)
+    assert [_assigned(b) for b in ordered_blocks(net)] == [0, 1, 1]
+    assert _assigned(nn.Linear(1, 1)) is None

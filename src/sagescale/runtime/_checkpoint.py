@@ -63,14 +63,33 @@ class _Layout:
     shards: tuple[str, ...]
 
 
+def _model_parallel_ranks() -> tuple[int, int, int, int, int] | None:
+    """``(pp_rank, pp_size, tp_rank, tp_size, rdp_rank)`` when model parallelism runs: the
+    runtime's fallback, or SageMaker's library once initialized; else ``None``."""
+    fallback = sys.modules.get("sagescale.runtime.smp._state")
+    mesh = getattr(fallback, "current", None)
+    if mesh is not None:
+        return mesh.pp_rank, mesh.pp_size, mesh.tp_rank, mesh.tp_size, mesh.rdp_rank
+    real = sys.modules.get("smdistributed.modelparallel.torch")
+    if real is None:
+        return None
+    try:
+        tp_rank, tp_size = real.tp_rank(), real.tp_size()
+        rdp_rank = real.rdp_rank() if hasattr(real, "rdp_rank") else real.dp_rank()
+        return real.pp_rank(), real.pp_size(), tp_rank, tp_size, rdp_rank
+    except Exception:  # not initialized (yet)
+        return None
+
+
 def _layout() -> _Layout:
-    """Who writes what: the model-parallel layout when ``runtime.smp`` is running."""
+    """Who writes what: one file from global rank 0, or one shard per pipeline stage and
+    tensor slice from its first data-parallel replica."""
     rank = _dist.get_rank() if _dist.is_initialized() else int(os.environ.get("RANK", "0"))
-    smp = sys.modules.get("sagescale.runtime.smp._state")
-    mesh = getattr(smp, "current", None) if smp is not None else None
-    if mesh is not None and (mesh.pp_size > 1 or mesh.tp_size > 1):
-        shards = tuple(f"pp{p}-tp{t}" for p in range(mesh.pp_size) for t in range(mesh.tp_size))
-        return _Layout(rank, f"pp{mesh.pp_rank}-tp{mesh.tp_rank}", mesh.dp_rank == 0, shards)
+    ranks = _model_parallel_ranks()
+    if ranks is not None and (ranks[1] > 1 or ranks[3] > 1):
+        pp_rank, pp_size, tp_rank, tp_size, rdp_rank = ranks
+        shards = tuple(f"pp{p}-tp{t}" for p in range(pp_size) for t in range(tp_size))
+        return _Layout(rank, f"pp{pp_rank}-tp{tp_rank}", rdp_rank == 0, shards)
     return _Layout(rank, "state", rank == 0, ("state",))
 
 

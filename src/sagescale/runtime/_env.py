@@ -261,16 +261,22 @@ def _decode(value: str) -> Any:
 
 
 def _hyperparameters(env: Mapping[str, str], config_dir: Path) -> dict[str, Any]:
+    """``SM_HPS``, else ``hyperparameters.json``; ``SM_HP_<NAME>`` variables add the names
+    missing from both (lower-cased: SageMaker upper-cases them)."""
     raw = env.get("SM_HPS")
     if raw:
         loaded = _json_object(raw, "SM_HPS")
     else:
         loaded = _json_file(config_dir / "hyperparameters.json")
         loaded = {k: _decode(v) if isinstance(v, str) else v for k, v in loaded.items()}
-    return {
-        k: _decode(v) if k == "mp_parameters" and isinstance(v, str) else v
-        for k, v in loaded.items()
-    }
+    known = {k.lower() for k in loaded}
+    for key, value in env.items():
+        name = key[len("SM_HP_") :].lower() if key.startswith("SM_HP_") else ""
+        if name and name not in known:
+            loaded[name] = _decode(value)
+    if isinstance(loaded.get("mp_parameters"), str):
+        loaded["mp_parameters"] = _decode(loaded["mp_parameters"])
+    return loaded
 
 
 def _json_object(raw: str, name: str) -> dict[str, Any]:

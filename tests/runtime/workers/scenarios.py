@@ -89,9 +89,23 @@ def train_step(model: Any, x: torch.Tensor, y: torch.Tensor) -> Any:
     return out, loss
 
 
-def _pipeline(config: dict[str, Any], n_batches: int = 2) -> dict[str, Any]:
+class Manual(nn.Sequential):
+    """Blocks placed by hand: one on partition 0, three on partition 1."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        with smp.partition(0):
+            self.a = nn.Sequential(nn.Linear(8, 8), nn.Tanh())
+        with smp.partition(1):
+            self.b = nn.Sequential(nn.Linear(8, 8), nn.Tanh())
+            self.c = nn.Sequential(nn.Linear(8, 8), nn.Tanh())
+        self.d = nn.Sequential(nn.Linear(8, 8), nn.Tanh())  # default_partition: 1
+
+
+def _pipeline(config: dict[str, Any], n_batches: int = 2, factory: Any = mlp) -> dict[str, Any]:
     reset_smp(config)
-    reference = mlp(blocks=config.get("_blocks", 4))
+    reference = factory()
     model = smp.DistributedModel(copy.deepcopy(reference))
     opt = smp.DistributedOptimizer(torch.optim.SGD(model.parameters(), lr=0.1))
     ref_opt = torch.optim.SGD(reference.parameters(), lr=0.1)
@@ -141,6 +155,17 @@ def scenario_hybrid() -> dict[str, Any]:
     return _pipeline({"partitions": 2, "microbatches": 2, "pipeline": "simple", "ddp": True})
 
 
+def scenario_manual() -> dict[str, Any]:
+    config = {
+        "partitions": 2,
+        "microbatches": 2,
+        "pipeline": "simple",
+        "auto_partition": False,
+        "default_partition": 1,
+    }
+    return _pipeline(config, factory=Manual)
+
+
 def scenario_tensor_parallel() -> dict[str, Any]:
     reset_smp({"partitions": 1, "tensor_parallel_degree": 2, "ddp": True, "microbatches": 2})
     torch.manual_seed(0)
@@ -157,10 +182,16 @@ def scenario_tensor_parallel() -> dict[str, Any]:
     ref_loss = F.mse_loss(reference(x), y)
     ref_loss.backward()  # type: ignore[no-untyped-call]
     ref_opt.step()
+    directory = Path(smp.broadcast(tempfile.mkdtemp() if smp.rank() == 0 else None))
+    folder = save_checkpoint({"model": model.local_state_dict()}, step=1, directory=directory)
+    loaded = load_latest_checkpoint(directory)
+    assert loaded is not None
     return {
         "loss_diff": abs(float(loss.reduce_mean()) - ref_loss.item()),
         "param_diff": max_diff(model.state_dict(), reference.state_dict()),
         "local_shape": list(model.local_state_dict()["0.weight"].shape),
+        "files": sorted(p.name for p in folder.iterdir()),
+        "loaded_shape": list(loaded.state["model"]["0.weight"].shape),
     }
 
 

@@ -54,13 +54,13 @@ _F = TypeVar("_F", bound=Callable[..., Any])
 
 # -- manual placement ------------------------------------------------------------------
 
-_placement: dict[int, int] = {}
+_PLACEMENT_ATTR = "_sagescale_partition"  # kept by copy.deepcopy and pickling
 _active_partition: list[int] = []
 
 
 def _on_register(module: nn.Module, name: str, submodule: nn.Module | None) -> None:
-    if _active_partition and submodule is not None:
-        _placement.setdefault(id(submodule), _active_partition[-1])
+    if _active_partition and submodule is not None and not hasattr(submodule, _PLACEMENT_ATTR):
+        object.__setattr__(submodule, _PLACEMENT_ATTR, _active_partition[-1])
 
 
 _hook_handle: Any = None
@@ -81,15 +81,15 @@ def partition(index: int) -> Iterator[None]:
 
 def set_partition(module: nn.Module, index: int) -> None:
     """Place ``module`` (a block of the model) on partition ``index``."""
-    _placement[id(module)] = index
+    object.__setattr__(module, _PLACEMENT_ATTR, index)
 
 
 def _assigned(block: nn.Module) -> int | None:
-    if id(block) in _placement:
-        return _placement[id(block)]
+    """The partition of ``block``: its own placement, else the first placed submodule's."""
     for sub in block.modules():
-        if id(sub) in _placement:
-            return _placement[id(sub)]
+        placed = getattr(sub, _PLACEMENT_ATTR, None)
+        if placed is not None:
+            return int(placed)
     return None
 
 
