@@ -47,6 +47,8 @@ __all__ = ["LocalBackend"]
 
 SUPERVISOR_SCRIPT = Path(__file__).with_name("_supervisor.py")
 DEFAULT_BASE_JOB_NAME = "pytorch-training"
+#: A job whose supervisor never got a pid this long after submit is failed.
+UNSTARTED_GRACE_SECONDS = 120.0
 _TERMINAL = {s.value for s in TERMINAL_STATUSES}
 
 
@@ -160,13 +162,13 @@ class LocalBackend(Backend):
         created = time.time()
         try:
             planned = self._build(job, name, job_dir, hyperparameters, config)
+            _plan.write_initial_state(job_dir, name, created)
             self._insert(job, name, job_dir, planned, created, config, tuning_job_name)
         except BaseException as exc:
             shutil.rmtree(job_dir, ignore_errors=True)
             if isinstance(exc, OSError | sqlite3.Error):
                 raise BackendError(str(exc), call="submit", job_name=name) from exc
             raise
-        _plan.write_initial_state(job_dir, name, created)
         self._tracking.start(job, name, planned.hyperparameters, config, list(job.environment))
         self._launch(name, job_dir)
         if self.stream_logs:
@@ -340,7 +342,9 @@ class LocalBackend(Backend):
         if proc is not None:
             return proc.poll() is None
         pid = state.get("supervisor_pid") or row["supervisor_pid"]
-        return pid is None or _pid_alive(int(pid))
+        if pid is None:  # not started yet, unless its submitter died long ago
+            return time.time() - float(row["creation_time"]) < UNSTARTED_GRACE_SECONDS
+        return _pid_alive(int(pid))
 
     def _apply_state(
         self, row: Any, state: Mapping[str, Any], job_dir: Path, terminal: bool

@@ -60,6 +60,9 @@ TEXT_VARS = (
     "SAGESCALE_EXPERIMENT_NAME",
     "SAGESCALE_TRIAL_NAME",
     "SAGESCALE_TRIAL_COMPONENT_NAME",
+    "SAGESCALE_JOB_NAME",
+    "SAGEMAKER_TRAINING_MODULE",
+    "PYTHONUNBUFFERED",
 )
 
 
@@ -142,6 +145,10 @@ def check_files_and_channels(seen: dict[str, object]) -> None:
     check(training["current_host"] == env["SM_CURRENT_HOST"], "SM_TRAINING_ENV.current_host")
     check(training["hyperparameters"] == seen["SM_HPS"], "SM_TRAINING_ENV.hyperparameters")
     check(training["job_name"] == env["TRAINING_JOB_NAME"], "SM_TRAINING_ENV.job_name")
+    check(env["SAGESCALE_JOB_NAME"] == env["TRAINING_JOB_NAME"], "SAGESCALE_JOB_NAME")
+    check(env["SM_LOG_LEVEL"] == "20" and env["SM_NUM_GPUS"] == "0", "log level, GPUs")
+    check(int(env["SM_NUM_CPUS"]) >= 1, "SM_NUM_CPUS")
+    check(env["SAGESCALE_TRIAL_COMPONENT_NAME"].endswith("-aws-training-job"), "component")
 
 
 def check_distribution(seen: dict[str, object]) -> dict[str, object]:
