@@ -307,3 +307,20 @@ def test_bayesian_without_torch_names_the_extra(
     tuner = make_tuner(hyperparameter_ranges=X, max_jobs=2)
     with pytest.raises(MissingExtraError, match=r"pip install 'sagescale\[torch\]'"):
         tuner.fit()
+
+
+def test_max_runtime_ends_the_tuning_job(make_tuner: Make, backend: ThreadBackend) -> None:
+    from datetime import datetime, timedelta, timezone
+
+    from sagescale.tuning import TuningJobDescription
+    from sagescale.tuning._runner import TuningRunner
+
+    tuner = make_tuner(
+        strategy="Random", hyperparameter_ranges=X, max_jobs=5, max_runtime_seconds=120
+    )
+    started = datetime.now(timezone.utc) - timedelta(seconds=121)
+    desc = TuningJobDescription("late", tuner.spec, "fake", "InProgress", started)
+    tuner.store.create(desc)
+    end = TuningRunner(tuner.spec, "late", backend, tuner.store, poll_interval=0.005).run()
+    assert backend.submitted == []
+    assert end.status == "Failed" and end.failure_reason

@@ -34,6 +34,7 @@ __all__ = ["EPOCHS_HYPERPARAMETER", "TuningRunner", "curve_from_points", "max_fa
 
 EPOCHS_HYPERPARAMETER = "epochs"
 MAX_JOBS_REACHED = "MaxNumberOfTrainingJobsReached"
+MAX_RUNTIME_REACHED = "MaxRuntimeInSecondsReached"
 GRID_EXHAUSTED = "AllGridCombinationsTried"
 
 
@@ -98,6 +99,7 @@ class TuningRunner:
     def run(self) -> TuningJobDescription:
         """Replay what the workspace holds, then search until the tuning job ends."""
         desc = self.store.get(self.name)
+        self._created = desc.creation_time
         apply_warm_start(self.spec, self.searcher, self.store)
         self._replay()
         try:
@@ -150,8 +152,11 @@ class TuningRunner:
             if self._stop.is_set() or self._stop_requested_elsewhere():
                 self._stop_all(early=False)
                 return "Stopped"
-            reason = completion_reason(
-                self.spec.completion_criteria, self.finished, maximize=self.maximize
+            reason = (
+                completion_reason(
+                    self.spec.completion_criteria, self.finished, maximize=self.maximize
+                )
+                or self._out_of_time()
             )
             if reason is not None:
                 self._stop_all(early=False)
@@ -168,6 +173,12 @@ class TuningRunner:
             self._poll_all()
             if self.running:
                 self._stop.wait(self.poll_interval)
+
+    def _out_of_time(self) -> str | None:
+        limit = self.spec.max_runtime_seconds
+        if limit is not None and (_now() - self._created).total_seconds() > limit:
+            return MAX_RUNTIME_REACHED
+        return None
 
     def _stop_requested_elsewhere(self) -> bool:
         return self.store.get(self.name).status == "Stopping"

@@ -6,9 +6,11 @@ store. Tracking must never break tuning: any failure becomes a :class:`TrackingW
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 __all__ = ["TrackingWarning", "track_tuning_job"]
 
@@ -25,7 +27,7 @@ def track_tuning_job(workspace: Path, tuning_job_name: str, job_names: Sequence[
     except ImportError:  # tracking not installed in this build: keep the hook point
         return
     try:
-        store = get_store(workspace=workspace)
+        store = _store(workspace, get_store)
         record_tuning_job(store, tuning_job_name=tuning_job_name, training_job_names=job_names)
     except Exception as exc:
         warnings.warn(
@@ -33,3 +35,8 @@ def track_tuning_job(workspace: Path, tuning_job_name: str, job_names: Sequence[
             TrackingWarning,
             stacklevel=2,
         )
+
+
+@functools.lru_cache(maxsize=4)
+def _store(workspace: Path, factory: Any) -> Any:
+    return factory(workspace=workspace)
