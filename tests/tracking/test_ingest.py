@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import signal
 import subprocess
@@ -53,7 +54,8 @@ def _start_job(
     tmp_path: Path, component: str, n: int, crash: bool = False
 ) -> subprocess.Popen[bytes]:
     script = tmp_path / "job.py"
-    script.write_text(JOB)
+    if not script.exists():  # rewriting it while another job starts would truncate it
+        script.write_text(JOB)
     return subprocess.Popen(
         [sys.executable, str(script), str(n), "crash" if crash else "ok"],
         env=_job_env(tmp_path / component, component),
@@ -106,6 +108,11 @@ def test_writer_flushes_in_batches(tmp_path: Path) -> None:
     writer.close()
     lines = writer.path.read_text().splitlines()
     assert len(lines) == 251 and "NaN" in lines[-1]
+    store = SQLiteStore.from_path(tmp_path / "db" / "sagescale.db")
+    store.create_trial_component("tc")
+    assert ingest_job_files(store, tmp_path, "tc") == 251
+    assert math.isnan(store.metric_series("tc", "nan")[0].value)
+    assert store.describe_trial_component("tc").metrics["loss"].count == 250
 
 
 @pytest.mark.slow

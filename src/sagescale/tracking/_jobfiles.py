@@ -21,7 +21,7 @@ import secrets
 import shutil
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -222,36 +222,68 @@ def _apply(
         store.update_trial_component(
             component, parameters=batch.parameters, input_artifacts=inputs, output_artifacts=outputs
         )
-    if batch.points:
-        store.log_metrics(component, batch.points)
+    points = batch.metric_points()
+    if points:
+        store.log_metrics(component, points)
 
 
 def _parse(data: bytes, directory: Path) -> tuple[JobBatch, int]:
-    from sagescale.tracking._model import Artifact, MetricPoint
+    """Parse complete lines. Fast path: the whole chunk as one JSON array (one C call)."""
     from sagescale.tracking._sqlite import JobBatch
 
     batch = JobBatch()
-    points = batch.points
-    loads = json.loads
+    try:
+        records = json.loads(b"[" + data[:-1].replace(b"\n", b",") + b"]")
+    except ValueError:
+        records = None
+    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+        records = list(_parse_lines(data))
+    metrics = [r for r in records if "m" in r]
+    if len(metrics) == len(records) and _valid_metrics(metrics):
+        batch.records = metrics
+        return batch, len(metrics)
     count = 0
+    for rec in records:
+        count += _add_record(batch, rec, directory)
+    return batch, count
+
+
+def _valid_metrics(records: list[dict[str, Any]]) -> bool:
+    return all(
+        len(r) == 4 and isinstance(r["v"], float | int) and isinstance(r["t"], float | int)
+        for r in records
+    )
+
+
+def _parse_lines(data: bytes) -> Iterator[dict[str, Any]]:
     for line in data.splitlines():
         try:
-            rec = loads(line)
-            if "m" in rec:
-                points.append(MetricPoint(rec["m"], float(rec["v"]), rec["s"], float(rec["t"])))
-            elif "p" in rec:
-                batch.parameters[rec["p"]] = rec["v"]
-            elif "i" in rec:
-                batch.input_artifacts[rec["i"]] = Artifact(str(rec["v"]), rec.get("mt"))
-            elif "o" in rec:
-                batch.output_artifacts[rec["o"]] = Artifact(str(rec["v"]), rec.get("mt"))
-            elif "f" in rec:
-                side = batch.input_files if rec.get("d") == "input" else batch.files
-                side[rec["f"]] = directory / rec["path"]
-            else:
-                raise KeyError("no record kind")
-        except (ValueError, KeyError, TypeError) as exc:
+            rec = json.loads(line)
+        except ValueError as exc:
             _LOG.warning("skipping a malformed tracking record %r: %s", line[:200], exc)
             continue
-        count += 1
-    return batch, count
+        if isinstance(rec, dict):
+            yield rec
+
+
+def _add_record(batch: JobBatch, rec: dict[str, Any], directory: Path) -> int:
+    from sagescale.tracking._model import Artifact, MetricPoint
+
+    try:
+        if "m" in rec:
+            step = None if rec["s"] is None else int(rec["s"])
+            batch.points.append(MetricPoint(str(rec["m"]), float(rec["v"]), step, float(rec["t"])))
+        elif "p" in rec:
+            batch.parameters[rec["p"]] = rec["v"]
+        elif "i" in rec or "o" in rec:
+            side = batch.input_artifacts if "i" in rec else batch.output_artifacts
+            side[rec.get("i") or rec["o"]] = Artifact(str(rec["v"]), rec.get("mt"))
+        elif "f" in rec:
+            files = batch.input_files if rec.get("d") == "input" else batch.files
+            files[rec["f"]] = directory / rec["path"]
+        else:
+            raise KeyError("no record kind")
+    except (ValueError, KeyError, TypeError) as exc:
+        _LOG.warning("skipping a malformed tracking record %r: %s", rec, exc)
+        return 0
+    return 1

@@ -6,7 +6,7 @@ import math
 import shutil
 import sqlite3
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -60,13 +60,13 @@ CREATE TABLE tracking_artifacts (
     PRIMARY KEY (component_id, direction, name)) WITHOUT ROWID;
 CREATE INDEX tracking_artifacts_value ON tracking_artifacts(value, direction);
 CREATE TABLE tracking_metrics (
-    component_id INTEGER NOT NULL, name TEXT NOT NULL, step INTEGER, value REAL NOT NULL,
+    component_id INTEGER NOT NULL, name TEXT NOT NULL, step INTEGER, value REAL,
     timestamp REAL NOT NULL);
 CREATE INDEX tracking_metrics_series ON tracking_metrics(component_id, name);
 CREATE TABLE tracking_metric_summaries (
     component_id INTEGER NOT NULL REFERENCES tracking_components(id), name TEXT NOT NULL,
     count INTEGER NOT NULL, mean REAL NOT NULL, m2 REAL NOT NULL, min REAL NOT NULL,
-    max REAL NOT NULL, last REAL NOT NULL, PRIMARY KEY (component_id, name)) WITHOUT ROWID;
+    max REAL NOT NULL, last REAL, PRIMARY KEY (component_id, name)) WITHOUT ROWID;
 CREATE INDEX tracking_metric_summaries_name ON tracking_metric_summaries(name);
 CREATE TABLE tracking_ingest_offsets (
     component_id INTEGER NOT NULL REFERENCES tracking_components(id), file TEXT NOT NULL,
@@ -81,11 +81,17 @@ class JobBatch:
     """Records parsed from a job's tracking files, applied in one transaction."""
 
     points: list[MetricPoint] = field(default_factory=list)
+    #: raw metric records ``{"m": name, "v": value, "s": step, "t": timestamp}`` from job files
+    records: list[dict[str, Any]] = field(default_factory=list)
     parameters: dict[str, ParameterValue] = field(default_factory=dict)
     input_artifacts: dict[str, Artifact] = field(default_factory=dict)
     output_artifacts: dict[str, Artifact] = field(default_factory=dict)
     files: dict[str, Path] = field(default_factory=dict)
     input_files: dict[str, Path] = field(default_factory=dict)
+
+    def metric_points(self) -> list[MetricPoint]:
+        """Every point of the batch as MetricPoint tuples."""
+        return self.points + [MetricPoint(r["m"], r["v"], r["s"], r["t"]) for r in self.records]
 
     def artifacts_with_files(
         self, store: ExperimentStore, component: str
@@ -100,6 +106,7 @@ class JobBatch:
     def __bool__(self) -> bool:
         return bool(
             self.points
+            or self.records
             or self.parameters
             or self.input_artifacts
             or self.output_artifacts
@@ -445,7 +452,9 @@ class SQLiteStore(ExperimentStore):
             "WHERE c.name = ? AND m.name = ? ORDER BY m.rowid",
             (trial_component_name, metric_name),
         )
-        return [MetricPoint(metric_name, r[1], r[0], r[2]) for r in rows]
+        return [
+            MetricPoint(metric_name, math.nan if r[1] is None else r[1], r[0], r[2]) for r in rows
+        ]
 
     # artifacts and lookups ----------------------------------------------------------------
     def store_artifact_file(self, trial_component_name: str, path: Path, name: str) -> str:
@@ -494,7 +503,7 @@ class SQLiteStore(ExperimentStore):
             ).fetchone()
             if (0 if row is None else int(row[0])) != start:
                 raise TrackingError(f"{file_key}: offset moved by another ingester")
-            _insert_points(conn, comp_id, batch.points)
+            _insert_points(conn, comp_id, batch.points, batch.records)
             self._write_values(conn, comp_id, batch.parameters, inputs, outputs)
             conn.execute(
                 "INSERT OR REPLACE INTO tracking_ingest_offsets VALUES (?, ?, ?)",
@@ -530,39 +539,45 @@ def _param_columns(value: ParameterValue) -> tuple[str | None, float | None]:
     return text, number if number is not None and math.isfinite(number) else None
 
 
-def _insert_points(conn: sqlite3.Connection, comp_id: int, points: Sequence[MetricPoint]) -> None:
-    if not points:
+def _insert_points(
+    conn: sqlite3.Connection,
+    comp_id: int,
+    points: Sequence[MetricPoint] = (),
+    records: Sequence[Mapping[str, Any]] = (),
+) -> None:
+    """Insert points (MetricPoint tuples or raw job records ``{"m","v","s","t"}``) and fold
+    them into the per-metric summaries, all with SQLite doing the per-point work."""
+    if not points and not records:
         return
-    conn.executemany(
-        "INSERT INTO tracking_metrics (component_id, name, step, value, timestamp) "
-        "VALUES (?, ?, ?, ?, ?)",
-        [(comp_id, p.name, p.step, p.value, p.timestamp) for p in points],
-    )
-    _merge_summaries(conn, comp_id, _batch_stats(points))
+    cid = int(comp_id)  # an id from our own table, formatted as an integer literal
+    first = conn.execute("SELECT COALESCE(MAX(rowid), 0) FROM tracking_metrics").fetchone()[0]
+    columns = "INSERT INTO tracking_metrics (component_id, name, value, step, timestamp) "
+    if points:
+        conn.executemany(f"{columns}VALUES ({cid}, ?, ?, ?, ?)", points)
+    if records:
+        conn.executemany(f"{columns}VALUES ({cid}, :m, :v, :s, :t)", records)
+    _merge_summaries(conn, cid, first)
 
 
-def _batch_stats(points: Iterable[MetricPoint]) -> dict[str, list[float]]:
-    """Per metric: [count, mean, m2, min, max, last] (Welford)."""
-    stats: dict[str, list[float]] = {}
-    for p in points:
-        s = stats.get(p.name)
-        v = p.value
-        if s is None:
-            stats[p.name] = [1.0, v, 0.0, v, v, v]
-            continue
-        n = s[0] + 1.0
-        delta = v - s[1]
-        s[1] += delta / n
-        s[2] += delta * (v - s[1])
-        s[0] = n
-        s[3] = min(s[3], v)
-        s[4] = max(s[4], v)
-        s[5] = v
-    return stats
+_BATCH_STATS = """
+WITH b AS (
+    SELECT name, COUNT(value) AS n, AVG(value) AS mu, MIN(value) AS lo, MAX(value) AS hi,
+           MAX(rowid) AS last_id
+    FROM tracking_metrics WHERE rowid > ? GROUP BY name)
+SELECT b.name, b.n, b.mu,
+       (SELECT TOTAL((m.value - b.mu) * (m.value - b.mu)) FROM tracking_metrics m
+        WHERE m.rowid > ? AND m.name = b.name),
+       b.lo, b.hi, (SELECT value FROM tracking_metrics WHERE rowid = b.last_id)
+FROM b WHERE b.n > 0
+"""
 
 
-def _merge_summaries(conn: sqlite3.Connection, comp_id: int, stats: dict[str, list[float]]) -> None:
-    names = list(stats)
+def _merge_summaries(conn: sqlite3.Connection, comp_id: int, first_rowid: int) -> None:
+    """Merge the statistics of the rows after ``first_rowid`` (Chan et al.'s update)."""
+    batch = conn.execute(_BATCH_STATS, (first_rowid, first_rowid)).fetchall()
+    if not batch:
+        return
+    names = [r[0] for r in batch]
     marks = ",".join("?" * len(names))
     old = {
         r[0]: r[1:]
@@ -573,7 +588,8 @@ def _merge_summaries(conn: sqlite3.Connection, comp_id: int, stats: dict[str, li
         )
     }
     rows = []
-    for name, (n_b, mean_b, m2_b, lo, hi, last) in stats.items():
+    for name, n_b, mean_b, m2_b, lo, hi, last in batch:
+        n, mean, m2 = n_b, mean_b, m2_b
         if name in old:
             n_a, mean_a, m2_a, lo_a, hi_a = old[name]
             n = n_a + n_b
@@ -581,9 +597,7 @@ def _merge_summaries(conn: sqlite3.Connection, comp_id: int, stats: dict[str, li
             mean = mean_a + delta * n_b / n
             m2 = m2_a + m2_b + delta * delta * n_a * n_b / n
             lo, hi = min(lo, lo_a), max(hi, hi_a)
-        else:
-            n, mean, m2 = n_b, mean_b, m2_b
-        rows.append((comp_id, name, int(n), mean, m2, lo, hi, last))
+        rows.append((comp_id, name, int(n), mean, m2, lo, hi, math.nan if last is None else last))
     conn.executemany(
         "INSERT OR REPLACE INTO tracking_metric_summaries VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows
     )
@@ -616,7 +630,7 @@ class _ComponentParts:
         ):
             std = math.sqrt(max(r[4], 0.0) / r[2]) if r[2] else math.nan
             parts.metrics.setdefault(r[0], {})[r[1]] = MetricSummary(
-                r[1], r[2], r[5], r[6], r[3], std, r[7]
+                r[1], r[2], r[5], r[6], r[3], std, math.nan if r[7] is None else r[7]
             )
         for r in q(
             "SELECT owner_id, key, value FROM tracking_tags WHERE kind = 'component' "
