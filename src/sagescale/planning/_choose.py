@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import math
 
-from sagescale.planning._evaluate import Rung, largest_batch
+from sagescale.planning._evaluate import MP_HEADROOM, Rung, largest_batch, samples_fitting
 from sagescale.planning._flow import FamilyPlan
+from sagescale.planning._memory import activation_budget
 from sagescale.planning._perf import pipeline_bubble
 from sagescale.planning._plan import Decision
 
@@ -144,12 +145,25 @@ def _microbatch_decision(plan: FamilyPlan) -> Decision:
         reason += f"; {2 * m} microbatches would cut it to {pipeline_bubble(p, 2 * m):.0%}"
     else:
         reason += f"; a larger batch (>= {2 * m} per replica) would allow {2 * m} microbatches"
+    room = _replica_room(plan, p, m)
+    if room > per_pass:
+        reason += f"; memory allows up to {room} samples per replica and pass: a larger batch fits"
     if m < p:
         plan.warnings.append(
             f"{m} microbatches for {p} partitions: the pipeline idles "
             f"{pipeline_bubble(p, m):.0%} of the step; raise the batch per replica to >= {p}"
         )
     return Decision("microbatches", str(m), reason)
+
+
+def _replica_room(plan: FamilyPlan, p: int, m: int) -> int:
+    """Samples per replica and pass that fit: the first stage holds min(m, p) microbatches
+    of 1/p of the layers."""
+    ctx = plan.ctx
+    budget = activation_budget(ctx.state, ctx.work.params / p, ctx.capacity * MP_HEADROOM)
+    if ctx.act <= 0:
+        return 0
+    return samples_fitting(budget, ctx.act * min(m, p) / p) * m
 
 
 def _check_device_batch(plan: FamilyPlan) -> None:

@@ -24,6 +24,13 @@ plan_app = typer.Typer(
     no_args_is_help=False,
 )
 
+_OPTION_OF = {
+    "batch_size": "batch",
+    "num_layers": "layers",
+    "num_heads": "heads",
+    "activation_bytes_per_sample": "activation-gib",
+    "flash_attention": "eager-attention",
+}
 _Float = float | None
 _Int = int | None
 _Str = str | None
@@ -87,7 +94,8 @@ def plan_command(
             tuning_jobs=tuning_jobs,
         )
     except SpecError as exc:
-        typer.echo(f"error: {exc}", err=True)
+        option = _OPTION_OF.get(exc.field or "", (exc.field or "").replace("_", "-"))
+        typer.echo(f"error: {exc} (option --{option})", err=True)
         raise typer.Exit(code=2) from None
     if as_json:
         typer.echo(json.dumps(result.to_dict(), indent=2, allow_nan=False))

@@ -26,8 +26,18 @@ from sagescale.planning._perf import (
 from sagescale.planning._request import PlanRequest
 from sagescale.planning._workload import Workload
 
-__all__ = ["MP_HEADROOM", "Context", "Rung", "evaluate_dp", "evaluate_mp", "largest_batch"]
+__all__ = [
+    "MP_HEADROOM",
+    "Context",
+    "Rung",
+    "evaluate_dp",
+    "evaluate_mp",
+    "largest_batch",
+    "samples_fitting",
+]
 
+_MAX_MICROBATCHES = 1024  # SageMaker's limit
+_MAX_SAMPLES = 1_000_000
 MP_HEADROOM = 0.9
 """A pipeline stage must fit in this share of the device memory (10% headroom)."""
 
@@ -89,11 +99,16 @@ class Rung:
 def largest_batch(ctx: Context, params_on_device: float, *, headroom: float = 1.0) -> int:
     """The most samples whose activations fit next to ``params_on_device`` (0 if none)."""
     budget = activation_budget(ctx.state, params_on_device, ctx.capacity * headroom)
+    return samples_fitting(budget, ctx.act)
+
+
+def samples_fitting(budget: float, per_sample: float) -> int:
+    """How many samples of ``per_sample`` bytes fit in ``budget`` (capped at a million)."""
     if budget < 0:
         return 0
-    if ctx.act <= 0:
-        return 1_000_000
-    return int(budget // ctx.act)
+    if per_sample <= 0 or budget / per_sample >= _MAX_SAMPLES:
+        return _MAX_SAMPLES
+    return int(budget // per_sample)
 
 
 def _split(per_device: int, fits_at_most: int) -> tuple[int, int]:
@@ -123,12 +138,13 @@ def evaluate_dp(ctx: Context, layout: Layout) -> Rung:
 
 
 def choose_microbatches(partitions: int, per_replica: int) -> int:
-    """At least the partitions and at least 4, dividing the per-replica batch if possible."""
-    target = min(max(partitions, 4), per_replica)
-    for m in range(target, per_replica + 1):
+    """At least the partitions and at least 4, dividing the per-replica batch if a divisor
+    lies within twice that (else the last microbatch is smaller)."""
+    target = min(max(partitions, 4), per_replica, _MAX_MICROBATCHES)
+    for m in range(target, min(2 * target, per_replica, _MAX_MICROBATCHES) + 1):
         if per_replica % m == 0:
             return m
-    return per_replica
+    return target
 
 
 def _mp_allreduce(ctx: Context, layout: Layout, partitions: int) -> float:
@@ -157,10 +173,17 @@ def stage_memory(ctx: Context, partitions: int, micro: int, microbatches: int) -
 
 def _mp_batches(ctx: Context, partitions: int, per_replica: int) -> tuple[int, int, int]:
     """(accumulation, microbatches, microbatch size) for ``per_replica`` samples per step."""
-    budget = activation_budget(ctx.state, ctx.work.params / partitions, ctx.capacity)
-    per_pass_max = per_replica if ctx.act <= 0 else max(1, int(budget // ctx.act))
-    accumulation, per_pass = _split(per_replica, per_pass_max)
-    m = choose_microbatches(partitions, per_pass)
+    capacity = ctx.capacity * MP_HEADROOM
+    budget = activation_budget(ctx.state, ctx.work.params / partitions, capacity)
+    m = choose_microbatches(partitions, per_replica)
+    if ctx.act > 0:
+        # the first stage holds min(m, p) microbatches of 1/p of the layers
+        per_microbatch = samples_fitting(budget, ctx.act * min(m, partitions) / partitions)
+        accumulation, per_pass = _split(per_replica, max(1, per_microbatch) * m)
+    else:
+        accumulation, per_pass = 1, per_replica
+    if accumulation > 1:
+        m = choose_microbatches(partitions, per_pass)
     return accumulation, m, math.ceil(per_pass / m)
 
 

@@ -33,6 +33,8 @@ from sagescale.specs import GpuSpec, InstanceType
 
 __all__ = ["FamilyPlan", "plan_family"]
 
+_MAX_PARTITIONS = 64  # SageMaker model parallel's limit
+
 
 @dataclass
 class FamilyPlan:
@@ -125,7 +127,7 @@ def _partition_candidates(members: list[InstanceType], max_instances: int) -> li
     top = max(i.gpus for i in members)
     inside = [d for d in range(2, top + 1) if top % d == 0]
     across = [top * 2**j for j in range(1, 9) if 2**j <= max(max_instances, 2)]
-    return inside + across
+    return [p for p in inside + across if p <= _MAX_PARTITIONS]
 
 
 def _choose_partitions(ctx: Context, members: list[InstanceType]) -> tuple[int, Decision, bool]:
@@ -202,6 +204,7 @@ def plan_family(
         if ctx.precision != precision:
             decisions[0] = Decision("precision", ctx.precision, _switched(precision, ctx, gpu))
     plan = FamilyPlan(ctx, strategy, [], 0, steps, options, decisions)
+    _small_batch_warning(plan)
     if strategy == "data_parallel":
         layouts = ladder(
             members, start=start, max_instances=req.max_instances, requested=_requested(req)
@@ -222,6 +225,18 @@ def plan_family(
         plan.rungs = [evaluate_mp(ctx, lay, p) for lay in _mp_ladder(ctx, members, start, p)]
     choose_rung(plan)
     return plan
+
+
+def _small_batch_warning(plan: FamilyPlan) -> None:
+    if not any(r.applied and r.name == "smaller batch" for r in plan.remedies):
+        return
+    most = largest_batch(plan.ctx, plan.ctx.work.params)
+    if most < plan.ctx.req.min_device_batch:
+        plan.warnings.append(
+            f"only {most} sample(s) fit a GPU next to the model: a per-device batch below "
+            f"{plan.ctx.req.min_device_batch} leaves the GPU underused (model parallel or a GPU "
+            "with more memory would allow larger batches)"
+        )
 
 
 def _dp_decision(plan: FamilyPlan) -> Decision:

@@ -77,7 +77,7 @@ def _smaller_batch(ctx: Context) -> Remedy:
 def _smaller_inputs(ctx: Context) -> Remedy:
     budget = activation_budget(ctx.state, ctx.work.params, ctx.capacity)
     needed = ctx.req.batch_size * ctx.act
-    factor = budget / needed if needed > 0 else 0.0
+    factor = min(1.0, max(0.0, budget / needed)) if needed > 0 else 0.0
     seq = ctx.work.seq_len
     if seq is not None:
         new_seq = math.floor(seq * factor)
