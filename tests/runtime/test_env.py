@@ -159,3 +159,17 @@ def test_sm_hp_variables_fill_in_missing_names() -> None:
         "mp_parameters": {"partitions": 2, "microbatches": 2},
     }
     assert got.model_parallel is not None and got.model_parallel.microbatches == 2
+
+
+def test_distribution_flags_from_framework_params() -> None:
+    """SageMaker's toolkit keeps sagemaker_* hyperparameters out of SM_HPS."""
+    got = load_env(
+        {
+            "SM_HPS": '{"epochs": 1}',
+            "SM_FRAMEWORK_PARAMS": '{"sagemaker_distributed_dataparallel_enabled": true}',
+            "TRAINING_JOB_NAME": "job-1",
+        }
+    )
+    assert got.data_parallel_engine == "smddp"
+    assert got.framework_params == {"sagemaker_distributed_dataparallel_enabled": True}
+    assert got.user_hyperparameters() == {"epochs": 1} and got.job_name == "job-1"

@@ -132,6 +132,7 @@ class TrainingEnv:
     model_parallel: ModelParallelSettings | None
     resource_config: Mapping[str, Any]
     user_args: tuple[str, ...]
+    framework_params: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
     @property
     def is_leader(self) -> bool:
@@ -197,6 +198,7 @@ def load_env(environ: Mapping[str, str] | None = None) -> TrainingEnv:
     base = Path(env.get("SAGEMAKER_BASE_DIR", DEFAULT_BASE_DIR))
     config_dir = _path(env, "SM_INPUT_CONFIG_DIR", base / "input" / "config")
     hps = _hyperparameters(env, config_dir)
+    settings = {**_framework_params(env, hps), **hps}
     resource = _json_env_or_file(env, "SM_RESOURCE_CONFIG", config_dir / "resourceconfig.json")
     hosts = _hosts(env, resource)
     current_host = env.get("SM_CURRENT_HOST") or str(resource.get("current_host", "algo-1"))
@@ -219,9 +221,10 @@ def load_env(environ: Mapping[str, str] | None = None) -> TrainingEnv:
         local_rank=_int(env, "LOCAL_RANK", 0),
         world_size=world,
         local_world_size=_int(env, "LOCAL_WORLD_SIZE", world),
-        job_name=env.get("TRAINING_JOB_NAME") or _opt_str(hps.get("sagemaker_job_name")),
+        job_name=env.get("TRAINING_JOB_NAME") or _opt_str(settings.get("sagemaker_job_name")),
         mixed_precision=_mixed_precision(env, hps),
-        data_parallel_engine=_data_parallel_engine(hps),
+        data_parallel_engine=_data_parallel_engine(settings),
+        framework_params=_framework_params(env, hps),
         model_parallel=_model_parallel(hps),
         resource_config=resource,
         user_args=tuple(_json_list(env.get("SM_USER_ARGS"), "SM_USER_ARGS")),
@@ -277,6 +280,15 @@ def _hyperparameters(env: Mapping[str, str], config_dir: Path) -> dict[str, Any]
     if isinstance(loaded.get("mp_parameters"), str):
         loaded["mp_parameters"] = _decode(loaded["mp_parameters"])
     return loaded
+
+
+def _framework_params(env: Mapping[str, str], hps: Mapping[str, Any]) -> dict[str, Any]:
+    """``SM_FRAMEWORK_PARAMS`` (the ``sagemaker_*`` hyperparameters SageMaker's toolkit
+    keeps out of ``SM_HPS``), plus any ``sagemaker_*`` key found among the hyperparameters."""
+    raw = env.get("SM_FRAMEWORK_PARAMS")
+    params = _json_object(raw, "SM_FRAMEWORK_PARAMS") if raw else {}
+    params.update({k: v for k, v in hps.items() if k.startswith("sagemaker_")})
+    return params
 
 
 def _json_object(raw: str, name: str) -> dict[str, Any]:
