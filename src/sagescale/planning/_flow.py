@@ -84,8 +84,7 @@ def _fit_decision(ctx: Context) -> tuple[bool, Decision]:
     batch = ctx.req.batch_size
     if memory.fits:
         return True, Decision("fits one device", "yes", f"{used} with the whole batch {batch}")
-    part = memory.dominant()
-    reason = f"{used} with the whole batch {batch}; {part.replace('_', ' ')} dominate"
+    reason = f"{used} with the whole batch {batch}; {memory.dominant_phrase()}"
     return False, Decision("fits one device", "no", reason)
 
 

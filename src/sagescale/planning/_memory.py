@@ -115,6 +115,16 @@ class MemoryBreakdown:
         """Share of the device memory in use (above 1.0 means it does not fit)."""
         return self.total / self.capacity if self.capacity else float("inf")
 
+    def dominant_phrase(self) -> str:
+        """``activations dominate`` / ``optimizer state dominates``."""
+        part = self.dominant()
+        verb = (
+            "dominate"
+            if part in ("activations", "gradients", "weights", "master_weights")
+            else "dominates"
+        )
+        return f"{part.replace('_', ' ')} {verb}"
+
     def parts(self) -> dict[str, float]:
         """Each part by name, in bytes (what the tables show)."""
         return {

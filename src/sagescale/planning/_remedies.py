@@ -42,7 +42,7 @@ def _smaller_model(ctx: Context, memory: MemoryBreakdown) -> Remedy:
     room = activation_budget(ctx.state, 0.0, ctx.capacity) - ctx.req.batch_size * ctx.act
     max_params = room / ctx.state.total if room > 0 else 0.0
     fits = max_params >= 1.0
-    change = f"{part.replace('_', ' ')} dominate ({gib(memory.parts()[part])}, {share:.0%}): "
+    change = f"{memory.dominant_phrase()} ({gib(memory.parts()[part])}, {share:.0%}): "
     change += _PART_HINT[part]
     if fits:
         change += f"; at most {max_params:.3g} parameters fit with batch {ctx.req.batch_size}"
