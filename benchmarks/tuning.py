@@ -25,7 +25,7 @@ import tempfile
 import time
 import warnings
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -455,29 +455,79 @@ def _print_tables(
         print(f"goal {'met    ' if met else 'NOT met'}: {goal}")
 
 
+RUNS = ROOT / "benchmarks" / "results" / "tuning-runs.jsonl.tmp"
+
+
+def _key(task: tuple[Any, ...]) -> str:
+    return json.dumps(list(task))
+
+
+def _load_runs(path: Path) -> dict[str, dict[str, Any]]:
+    done: dict[str, dict[str, Any]] = {}
+    if path.exists():
+        for line in path.read_text().splitlines():
+            if line.strip():
+                item = json.loads(line)
+                done[item["key"]] = item["result"]
+    return done
+
+
+def _execute(
+    tasks: list[tuple[Any, ...]], workers: int, deadline: float, path: Path
+) -> dict[str, dict[str, Any]]:
+    """Run what ``path`` does not hold yet, appending each result; stop starting new tasks
+    at ``deadline`` (results so far are kept, so a later run continues)."""
+    done = _load_runs(path)
+    todo = [t for t in tasks if _key(t) not in done]
+    print(f"{len(done)} runs cached, {len(todo)} to run", flush=True)
+    with ProcessPoolExecutor(workers) as pool, path.open("a") as out:
+        futures: dict[Future[dict[str, Any]], tuple[Any, ...]] = {}
+        pending = list(todo)
+        while pending or futures:
+            while pending and len(futures) < workers and time.time() < deadline:
+                task = pending.pop(0)
+                fn = stopping_run if task[0] in ("Off", "Median rule", "Hyperband") else regret_run
+                futures[pool.submit(fn, task)] = task
+            if not futures:
+                break
+            finished, _ = wait(futures, return_when=FIRST_COMPLETED)
+            for future in finished:
+                task = futures.pop(future)
+                done[_key(task)] = future.result()
+                out.write(json.dumps({"key": _key(task), "result": done[_key(task)]}) + "\n")
+                out.flush()
+                print(f"{len(done):4d} done  {task}", flush=True)
+    return done
+
+
+def _complete_seeds(tasks: list[tuple[Any, ...]], done: dict[str, Any], seeds: int) -> list[int]:
+    return [seed for seed in range(seeds) if all(_key(t) in done for t in tasks if t[-2] == seed)]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--jobs", type=int, default=50)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--overhead-jobs", type=int, default=5)
+    parser.add_argument("--deadline-minutes", type=float, default=60.0)
+    parser.add_argument("--runs", type=Path, default=RUNS, help="cache of finished runs")
     parser.add_argument("--quick", action="store_true", help="2 seeds, 20 jobs")
     args = parser.parse_args()
     if args.quick:
         args.seeds, args.jobs, args.overhead_jobs = 2, 20, 2
+        args.runs = args.runs.with_suffix(".quick.tmp")
     started = time.perf_counter()
-    tasks = [
-        (p, s, seed, args.jobs) for p in PROBLEMS for s in STRATEGIES for seed in range(args.seeds)
-    ]
-    tasks.sort(key=lambda t: t[1] != "Bayesian")  # the slow GP runs first
-    stop_tasks = [
-        (m, seed, args.jobs)
-        for m in ("Off", "Median rule", "Hyperband")
-        for seed in range(args.seeds)
-    ]
-    with ProcessPoolExecutor(args.workers) as pool:
-        runs = list(pool.map(regret_run, tasks))
-        stops = list(pool.map(stopping_run, stop_tasks))
+    deadline = time.time() + 60 * args.deadline_minutes
+    tasks: list[tuple[Any, ...]] = []
+    for seed in range(args.seeds):  # whole seeds first, so a cut-off keeps complete seeds
+        tasks += [(m, seed, args.jobs) for m in ("Off", "Median rule", "Hyperband")]
+        tasks += [(p, s, seed, args.jobs) for s in STRATEGIES for p in PROBLEMS]
+    done = _execute(tasks, args.workers, deadline, args.runs)
+    seeds = _complete_seeds(tasks, done, args.seeds)
+    chosen = [done[_key(t)] for t in tasks if t[-2] in seeds]
+    runs = [r for r in chosen if "problem" in r]
+    stops = [r for r in chosen if "mode" in r]
     curves = _regret_curves(runs)
     regret = regret_table(curves)
     stop = stopping_table(stops)
@@ -496,8 +546,14 @@ def main() -> None:
             "cpus": os.cpu_count(),
             "optuna": optuna.__version__,
             "workers": args.workers,
+            "load_average_at_end": os.getloadavg(),
         },
-        "settings": {"seeds": args.seeds, "jobs": args.jobs, "epochs": EPOCHS},
+        "settings": {
+            "seeds": len(seeds),
+            "seeds_asked": args.seeds,
+            "jobs": args.jobs,
+            "epochs": EPOCHS,
+        },
         "regret": regret,
         "early_stopping": stop,
         "seconds_per_suggestion": ask,
@@ -509,7 +565,7 @@ def main() -> None:
     RESULTS.write_text(json.dumps(result, indent=2))
     print(
         f"\nwrote {RESULTS.relative_to(ROOT)} and {PLOT.relative_to(ROOT)} "
-        f"in {result['runtime_seconds']:.0f} s"
+        f"({len(seeds)} complete seeds) in {result['runtime_seconds']:.0f} s"
     )
 
 
