@@ -67,8 +67,9 @@ def test_random_on_local_backend_with_tracking(workspace: Path) -> None:
     from sagescale.tracking._store import get_store
 
     store = get_store(workspace=workspace)
-    trial = store.describe_trial(desc.name)
-    assert trial is not None
+    assert store.describe_trial(desc.name).name == desc.name
+    components = {c.name for c in store.list_trial_components(trial_name=desc.name)}
+    assert components == {f"{n}-aws-training-job" for n in frame["TrainingJobName"]}
 
 
 def test_grid_and_a_failure_on_local_backend(workspace: Path) -> None:
