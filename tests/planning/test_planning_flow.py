@@ -282,3 +282,14 @@ def test_bad_input_is_a_spec_error_naming_the_field(kwargs: dict[str, object], f
         plan(**kwargs)  # type: ignore[arg-type]
     assert err.value.field == field
     assert field in str(err.value)
+
+
+def test_job_with_an_explicit_count_is_planned_as_is() -> None:
+    job = TrainingJob(entry_point="train.py", instance_type="ml.p3.16xlarge", instance_count=2)
+    p = plan(
+        job, params=25e6, activation_bytes_per_sample=50e6, flops_per_sample=12e9, batch_size=256
+    )
+    assert (p.instance_type, p.instance_count) == ("ml.p3.16xlarge", 2)
+    assert "as asked" in next(d.reason for d in p.decisions if d.topic == "instances")
+    out = p.to_job()
+    assert isinstance(out.distribution, DataParallel) and out.distribution.engine == "smddp"
