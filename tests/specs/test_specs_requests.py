@@ -529,3 +529,13 @@ def test_an_s3_source_dir_is_the_submit_directory() -> None:
     assert hps["sagemaker_submit_directory"] == '"s3://b/code/sourcedir.tar.gz"'
     given = job.to_request(job_name="a", submit_directory="s3://other/src.tar.gz")
     assert given["HyperParameters"]["sagemaker_submit_directory"] == '"s3://other/src.tar.gz"'
+
+
+def test_checkpoints_go_to_s3() -> None:
+    job = TrainingJob.model_validate(
+        framework_job(checkpoint={"s3_uri": "/tmp/checkpoints"}, spot={"max_wait_seconds": 90_000})
+    )
+    with pytest.raises(SpecError) as info:
+        job.to_request(job_name="a")
+    assert info.value.field == "checkpoint.s3_uri"
+    assert info.value.value == "/tmp/checkpoints"

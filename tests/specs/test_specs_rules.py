@@ -89,6 +89,9 @@ def test_experiment_names_are_120_characters() -> None:
     assert err.value == "e" * 121
     bad_trial = framework_job(experiment_config={"experiment_name": "e", "trial_name": "a_b"})
     rejected(TrainingJob, bad_trial, "experiment_config.trial_name", "1-120")
+    for field in ("run_name", "trial_component_display_name"):
+        bad = framework_job(experiment_config={"experiment_name": "e", field: "r" * 121})
+        rejected(TrainingJob, bad, f"experiment_config.{field}", "1-120")
 
 
 def test_warm_start_parents_are_tuning_job_names() -> None:

@@ -160,6 +160,13 @@ def _optional_parts(job: TrainingJob, parts: dict[str, Any]) -> None:
     if job.spot is not None:
         parts["StoppingCondition"]["MaxWaitTimeInSeconds"] = job.spot.max_wait_seconds
     if job.checkpoint is not None and job.checkpoint.s3_uri is not None:
+        if not _is_s3(job.checkpoint.s3_uri):
+            raise SpecError(
+                f"checkpoint.s3_uri = {job.checkpoint.s3_uri!r}: a SageMaker job syncs "
+                "checkpoints to an s3:// URI",
+                field="checkpoint.s3_uri",
+                value=job.checkpoint.s3_uri,
+            )
         parts["CheckpointConfig"] = {
             "S3Uri": job.checkpoint.s3_uri,
             "LocalPath": job.checkpoint.local_path,

@@ -129,7 +129,7 @@ class ExperimentConfig(SpecModel):
     )
     run_name: str | None = Field(default=None, validation_alias=AliasChoices("run_name", "RunName"))
 
-    @field_validator("experiment_name", "trial_name", "run_name")
+    @field_validator("experiment_name", "trial_name", "trial_component_display_name", "run_name")
     @classmethod
     def _names(cls, value: str | None) -> str | None:
         return None if value is None else check_experiment_name(value)
