@@ -98,7 +98,7 @@ def test_tuning_service_results_have_the_same_form(
         max_jobs=3,
         backend=service,
     )
-    remote.poll_interval = 0.001
+    remote.service_poll_interval = 0.001
     desc = remote.fit()
     assert desc.status == "Completed" and desc.name in service.created
     assert remote.best_training_job() == "remote-0"

@@ -179,7 +179,10 @@ class HyperparameterTuner:
         self._runner: TuningRunner | None = None
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
+        #: seconds between status checks of local training jobs
         self.poll_interval = 0.2
+        #: seconds between ``describe_tuning_job`` calls on a remote tuning service
+        self.service_poll_interval = SAGEMAKER_POLL_SECONDS
 
     @classmethod
     def from_spec(
@@ -330,7 +333,7 @@ class HyperparameterTuner:
                 return desc
             if deadline is not None and time.monotonic() > deadline:
                 raise TuningError(f"tuning job {desc.name} still {desc.status} at the timeout")
-            time.sleep(self.poll_interval if self.poll_interval < 1 else SAGEMAKER_POLL_SECONDS)
+            time.sleep(self.service_poll_interval)
 
     def _cache_service_result(self, service: TuningService, desc: TuningJobDescription) -> None:
         local = self.store.get(desc.name)
