@@ -458,6 +458,33 @@ def _print_tables(
 RUNS = ROOT / "benchmarks" / "results" / "tuning-runs.jsonl.tmp"
 
 
+def markdown(result: dict[str, Any]) -> str:
+    """The tables of docs/tuning.md, from benchmarks/results/tuning.json."""
+    lines = [
+        "| problem | Bayesian @20 | Random @20 | Grid @20 | TPE @20 | Bayesian @50 | "
+        "Random @50 | Grid @50 | TPE @50 |",
+        "| --- |" + " ---: |" * 8,
+    ]
+    by = {(r["problem"], r["strategy"]): r for r in result["regret"]}
+    for problem in dict.fromkeys(r["problem"] for r in result["regret"]):
+        cells = [
+            f"{by[(problem, s)][f'median_regret_{n}']:.3g}" for n in (20, 50) for s in STRATEGIES
+        ]
+        lines.append(f"| {problem} | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "| early stopping | epochs saved (median) | best final objective change "
+        "(median) | worst change over seeds |",
+        "| --- | ---: | ---: | ---: |",
+    ]
+    for r in result["early_stopping"]:
+        lines.append(
+            f"| {r['mode']} | {r['median_epochs_saved']:.1%} | "
+            f"{r['median_best_change']:+.2%} | {r['worst_best_change']:+.2%} |"
+        )
+    return "\n".join(lines)
+
+
 def _key(task: tuple[Any, ...]) -> str:
     return json.dumps(list(task))
 
@@ -513,7 +540,11 @@ def main() -> None:
     parser.add_argument("--deadline-minutes", type=float, default=60.0)
     parser.add_argument("--runs", type=Path, default=RUNS, help="cache of finished runs")
     parser.add_argument("--quick", action="store_true", help="2 seeds, 20 jobs")
+    parser.add_argument("--markdown", action="store_true", help="print the docs tables only")
     args = parser.parse_args()
+    if args.markdown:
+        print(markdown(json.loads(RESULTS.read_text())))
+        return
     if args.quick:
         args.seeds, args.jobs, args.overhead_jobs = 2, 20, 2
         args.runs = args.runs.with_suffix(".quick.tmp")
