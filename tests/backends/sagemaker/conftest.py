@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.validate import validate_parameters
-from sagemaker_constants import ROLE
+from sagemaker_constants import ROLE, FakeOperation
 
 from sagescale.backends.sagemaker import SageMakerBackend
 from sagescale.specs import TrainingJob
@@ -62,9 +62,6 @@ def job(source_dir: Path) -> TrainingJob:
         hyperparameters={"epochs": 3, "optimizer": "adam"},
         metric_definitions=[{"name": "loss", "regex": r"loss=([0-9.]+)"}],
     )
-
-
-FakeOperation = Callable[[str, dict[str, Any]], list[dict[str, Any]]]
 
 
 @pytest.fixture

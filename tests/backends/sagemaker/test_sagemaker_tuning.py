@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.stub import Stubber
-from sagemaker_constants import BUCKET, ROLE
+from sagemaker_constants import BUCKET, ROLE, FakeOperation
 
 from sagescale.backends.sagemaker import SageMakerBackend, trial_component_name
 from sagescale.errors import NotFoundError, SpecError
@@ -29,7 +28,6 @@ from sagescale.specs import (
 )
 from sagescale.tuning._service import TuningService
 
-FakeOperation = Callable[[str, dict[str, Any]], list[dict[str, Any]]]
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=timezone.utc)
 
 
@@ -193,8 +191,8 @@ def test_training_jobs_typed_and_analytics(
     assert jobs[1].early_stopped and jobs[1].definition_name is None
     frame = backend.tuning_dataframe(tuning_name)
     assert list(frame.columns) == [
-        "lr",
         "layers",
+        "lr",
         "optimizer",
         "TrainingJobName",
         "TrainingJobStatus",

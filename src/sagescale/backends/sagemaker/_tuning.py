@@ -15,6 +15,7 @@ from sagescale.backends.sagemaker._describe import name_of_arn
 from sagescale.backends.sagemaker._tuning_spec import spec_from_response, typed_value
 from sagescale.errors import BackendError, NotFoundError, SpecError
 from sagescale.specs import ExperimentConfig, TrainingJob, TuningJob, check_tuning_job_name
+from sagescale.tuning._analytics import TuningJobAnalytics
 from sagescale.tuning._service import (
     TUNING_TERMINAL_STATUSES,
     TrainingJobSummary,
@@ -264,24 +265,19 @@ class TuningMixin(TuningService):
         items.sort(key=lambda item: item.get("CreationTime") or _EPOCH)
         return [self._summary(spec, item, i) for i, item in enumerate(items)]
 
+    def tuning_analytics(self, name: str) -> TuningJobAnalytics:
+        """The same analytics object local tuning gives (``dataframe()``, ``curves()``)."""
+        spec = self._spec(name)
+        return TuningJobAnalytics(
+            name,
+            lambda: self.list_training_jobs_for_tuning_job(name),
+            multi_algorithm=spec.training_jobs is not None,
+            objective_type=spec.objective_type,
+        )
+
     def tuning_dataframe(self, name: str) -> pd.DataFrame:
         """SageMaker's ``HyperparameterTuningJobAnalytics.dataframe()`` columns."""
-        import pandas as pd
-
-        rows = []
-        for job in self.list_training_jobs_for_tuning_job(name):
-            row: dict[str, Any] = dict(job.hyperparameters)
-            row["TrainingJobName"] = job.job_name
-            row["TrainingJobStatus"] = job.status
-            row["FinalObjectiveValue"] = job.final_objective
-            row["TrainingStartTime"] = job.start_time
-            row["TrainingEndTime"] = job.end_time
-            row["TrainingElapsedTimeSeconds"] = job.elapsed_seconds
-            if job.definition_name is not None:
-                row["TrainingJobDefinitionName"] = job.definition_name
-            rows.append(row)
-        frame: pd.DataFrame = pd.DataFrame(rows)
-        return frame
+        return self.tuning_analytics(name).dataframe()
 
     # ---- stop / wait -------------------------------------------------------------------
     def stop_tuning_job(self, name: str) -> None:
