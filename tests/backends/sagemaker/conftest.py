@@ -79,7 +79,7 @@ def fake_operation(backend: SageMakerBackend) -> Iterator[FakeOperation]:
 
         def handler(params: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]]:
             seen.append(json.loads(params.get("body") or b"{}"))
-            return AWSResponse(None, 200, {}, None), response  # type: ignore[arg-type]
+            return AWSResponse(None, 200, {}, None), response
 
         event = f"before-call.sagemaker.{operation}"
         client.meta.events.register(event, handler)
