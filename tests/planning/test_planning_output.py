@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from rich.console import Console
 from typer.testing import CliRunner
 
 from sagescale.planning import Plan, plan
 from sagescale.planning._cli import plan_app
+from sagescale.specs import ModelParallel, load_training_job
 
 ARGS = ["--params", "1.3e9", "--optimizer", "adamw", "--precision", "bf16", "--batch", "64"]
 
@@ -101,3 +103,39 @@ def test_cli_bad_input_exits_2_naming_the_field() -> None:
     assert "Traceback" not in result.output
     missing = CliRunner().invoke(plan_app, ["--batch", "8"])
     assert missing.exit_code == 2 and "params" in missing.output
+
+
+def test_cli_starts_from_a_job_spec_and_writes_the_planned_job(tmp_path: Path) -> None:
+    spec = tmp_path / "job.yaml"
+    spec.write_text("entry_point: train.py\ninstance_type: ml.p3.2xlarge\nmixed_precision: fp16\n")
+    out = tmp_path / "planned.yaml"
+    result = CliRunner().invoke(
+        plan_app,
+        [
+            "--job",
+            str(spec),
+            "--write-job",
+            str(out),
+            "--params",
+            "2.5e9",
+            "--activation-gib",
+            "0.5",
+            "--flops-per-sample",
+            "1e13",
+            "--batch",
+            "64",
+            "--json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["strategy"] == "model_parallel"
+    planned = load_training_job(out)
+    assert planned.entry_point == "train.py" and planned.mixed_precision == "fp16"
+    assert isinstance(planned.distribution, ModelParallel) and planned.distribution.partitions == 4
+
+
+def test_cli_job_errors_exit_2(tmp_path: Path) -> None:
+    missing = CliRunner().invoke(plan_app, ["--job", str(tmp_path / "nope.yaml"), *ARGS])
+    assert missing.exit_code == 2 and "nope.yaml" in missing.output
+    alone = CliRunner().invoke(plan_app, [*ARGS, "--write-job", str(tmp_path / "x.yaml")])
+    assert alone.exit_code == 2 and "--job" in alone.output

@@ -41,7 +41,9 @@ def plan_command(
     optimizer: Annotated[
         str, typer.Option(help="adam, adamw, sgd, sgd_momentum or adafactor.")
     ] = "adamw",
-    precision: Annotated[str, typer.Option(help="fp32, fp16 or bf16.")] = "fp32",
+    precision: Annotated[
+        _Str, typer.Option(help="fp32, fp16 or bf16 [default: the job's, else fp32].")
+    ] = None,
     batch: Annotated[int, typer.Option(help="Global batch size (all devices).")] = 32,
     seq_len: Annotated[_Int, typer.Option(help="Sequence length (transformers).")] = None,
     hidden_size: Annotated[_Int, typer.Option(help="Transformer hidden size.")] = None,
@@ -66,13 +68,28 @@ def plan_command(
     samples: Annotated[_Int, typer.Option(help="Training samples (with --epochs).")] = None,
     epochs: Annotated[float, typer.Option(help="Epochs over --samples.")] = 1.0,
     tuning_jobs: Annotated[_Int, typer.Option(help="Training jobs of a tuning job.")] = None,
+    job: Annotated[
+        _Str, typer.Option(help="Start from this training job spec (YAML/JSON).")
+    ] = None,
+    write_job: Annotated[
+        _Str, typer.Option(help="Write the planned job spec here (needs --job).")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON.")] = False,
 ) -> None:
     """Plan a training job before it runs."""
     from sagescale.planning._api import plan
+    from sagescale.specs import dump_spec, load_training_job
 
     try:
+        if write_job is not None and job is None:
+            raise SpecError(
+                "write_job: needs --job (rule: the planned job is built on a job spec)",
+                field="write_job",
+                value=write_job,
+            )
+        base = None if job is None else load_training_job(job)
         result = plan(
+            base,
             params=params,
             optimizer=optimizer,  # type: ignore[arg-type]  # validated by PlanRequest
             precision=precision,  # type: ignore[arg-type]
@@ -93,9 +110,10 @@ def plan_command(
             epochs=epochs,
             tuning_jobs=tuning_jobs,
         )
+        if write_job is not None:
+            dump_spec(result.to_job(), write_job)
     except SpecError as exc:
-        option = _OPTION_OF.get(exc.field or "", (exc.field or "").replace("_", "-"))
-        typer.echo(f"error: {exc} (option --{option})", err=True)
+        typer.echo(f"error: {exc}{_option_hint(exc.field, job)}", err=True)
         raise typer.Exit(code=2) from None
     if as_json:
         typer.echo(json.dumps(result.to_dict(), indent=2, allow_nan=False))
@@ -103,6 +121,15 @@ def plan_command(
     from rich.console import Console
 
     Console().print(result)
+
+
+def _option_hint(field: str | None, job: str | None) -> str:
+    """`` (option --batch)`` for a field the command's options set."""
+    from sagescale.planning._request import PlanRequest
+
+    if field in PlanRequest.model_fields or field == "write_job":
+        return f" (option --{_OPTION_OF.get(field, field.replace('_', '-'))})"
+    return " (option --job)" if job is not None else ""
 
 
 plan_app.callback(invoke_without_command=True)(plan_command)
