@@ -17,7 +17,7 @@ from sagemaker_constants import BUCKET, ROLE
 from sagescale.backends import JobStatus, get_backend
 from sagescale.backends.sagemaker import LOG_GROUP, SageMakerBackend
 from sagescale.errors import NotFoundError, SpecError
-from sagescale.specs import ExperimentConfig, TrainingJob
+from sagescale.specs import Checkpoint, ExperimentConfig, Spot, TrainingJob
 
 
 def _s3(endpoint: str) -> Any:
@@ -117,6 +117,20 @@ def test_image_job_without_source(backend: SageMakerBackend, name: str) -> None:
     raw = backend.describe(name).extra["response"]
     assert raw["HyperParameters"] == {"k": "3"}
     assert backend.describe(name).hyperparameters == {"k": "3"}
+
+
+def test_checkpoints_default_to_the_job_prefix(
+    backend: SageMakerBackend, job: TrainingJob, name: str
+) -> None:
+    spot = job.model_copy(
+        update={"checkpoint": Checkpoint(), "spot": Spot(max_wait_seconds=90_000)}
+    )
+    request, _ = backend.render(spot, name)
+    assert request["CheckpointConfig"] == {
+        "S3Uri": f"s3://{BUCKET}/{name}/checkpoints",
+        "LocalPath": "/opt/ml/checkpoints",
+    }
+    assert request["EnableManagedSpotTraining"] is True
 
 
 def test_a_job_name_is_used_once(backend: SageMakerBackend, job: TrainingJob, name: str) -> None:

@@ -166,6 +166,11 @@ class SageMakerBackend(TuningMixin, Backend):
             default_bucket=self.stager.bucket,
             inputs=plan.inputs,
         )
+        if job.checkpoint is not None and job.checkpoint.s3_uri is None:
+            request["CheckpointConfig"] = {  # synced by SageMaker: spot restarts resume
+                "S3Uri": f"s3://{self.stager.bucket}/{job_name}/checkpoints",
+                "LocalPath": job.checkpoint.local_path,
+            }
         try:
             validate_request("CreateTrainingJob", request)
         except ParamValidationError as exc:
