@@ -29,7 +29,7 @@ from sagescale.specs import (
 )
 
 SETTINGS = settings(
-    max_examples=120,
+    max_examples=150,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
