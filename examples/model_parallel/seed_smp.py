@@ -16,13 +16,12 @@ The data are synthetic (generated from ``--seed``): 12x12 "images" of 10 classes
 import argparse
 import os
 
+import smdistributed.modelparallel.torch as smp
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 from torch.utils.data.distributed import DistributedSampler
-
-import smdistributed.modelparallel.torch as smp
 
 
 class Net(nn.Sequential):
@@ -99,7 +98,7 @@ def main():
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--log-interval", type=int, default=10)
     parser.add_argument("--model-dir", type=str, default=os.environ.get("SM_MODEL_DIR", "."))
-    args = parser.parse_args()
+    args, _ = parser.parse_known_args()  # SageMaker also passes --mp_parameters ...
 
     smp.init()
     torch.manual_seed(args.seed)

@@ -93,7 +93,7 @@ def main():
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--log-interval", type=int, default=10)
     parser.add_argument("--model-dir", type=str, default=os.environ.get("SM_MODEL_DIR", "."))
-    args = parser.parse_args()
+    args, _ = parser.parse_known_args()  # SageMaker also passes --mp_parameters ...
 
     smp.init()
     torch.manual_seed(args.seed)

@@ -14,6 +14,10 @@ from sagescale.specs import Channel, ExperimentConfig, TrainingJob
 if TYPE_CHECKING:
     import pandas as pd
 
+    from sagescale.planning import Plan
+    from sagescale.tracking import Experiment, ExperimentAnalytics, ExperimentStore
+    from sagescale.tuning import HyperparameterTuner
+
 __all__ = ["Session", "TrainingRun"]
 
 
@@ -97,7 +101,9 @@ class Session:
     ``backend`` is ``"local"`` (default: this machine, no AWS account), ``"sagemaker"``
     or a :class:`~sagescale.backends.Backend`; resolution: argument → ``SAGESCALE_BACKEND``
     → ``local``. ``workspace`` (local records) resolves argument →
-    ``SAGESCALE_WORKSPACE`` → ``./.sagescale``.
+    ``SAGESCALE_WORKSPACE`` → ``./.sagescale``. ``tracking`` is the experiment store
+    (``None``: ``SAGESCALE_TRACKING_URI``, else the workspace's SQLite store; or a URI such as
+    ``"sagemaker://"`` or ``"mlflow+sqlite:///mlflow.db"``, or an ``ExperimentStore``).
     """
 
     def __init__(
@@ -105,9 +111,11 @@ class Session:
         backend: str | Backend | None = None,
         *,
         workspace: str | os.PathLike[str] | None = None,
+        tracking: ExperimentStore | str | None = None,
         **backend_options: Any,
     ) -> None:
         self.workspace = workspace
+        self._tracking = tracking
         if not isinstance(backend, Backend) and backend_name(backend) == "local":
             backend_options.setdefault("workspace", workspace)
         self.backend = get_backend(backend, **backend_options)
@@ -150,3 +158,65 @@ class Session:
 
     def jobs(self, **filters: Any) -> list[JobDescription]:
         return self.backend.list_jobs(**filters)
+
+    # ---- tuning, tracking, planning ------------------------------------------------------
+    def tuner(
+        self, training_job: TrainingJob | Mapping[str, TrainingJob], **options: Any
+    ) -> HyperparameterTuner:
+        """A :class:`~sagescale.tuning.HyperparameterTuner` on this session's backend."""
+        from sagescale.tuning import HyperparameterTuner
+
+        options.setdefault("backend", self.backend)
+        options.setdefault("workspace", self.workspace)
+        return HyperparameterTuner(training_job, **options)
+
+    def attach_tuner(self, tuning_job_name: str) -> HyperparameterTuner:
+        from sagescale.tuning import HyperparameterTuner
+
+        return HyperparameterTuner.attach(
+            tuning_job_name, backend=self.backend, workspace=self.workspace
+        )
+
+    @property
+    def tracking_store(self) -> ExperimentStore:
+        """The experiment store of this session."""
+        from sagescale.tracking import get_store
+
+        return get_store(self._tracking, workspace=self.workspace)
+
+    def experiment(
+        self,
+        experiment_name: str,
+        *,
+        description: str | None = None,
+        display_name: str | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> Experiment:
+        """The experiment named ``experiment_name``, created when it does not exist yet."""
+        from sagescale.errors import NotFoundError
+        from sagescale.tracking import Experiment
+
+        store = self.tracking_store
+        try:
+            return Experiment.load(experiment_name, store=store)
+        except NotFoundError:
+            return Experiment.create(
+                experiment_name,
+                description=description,
+                display_name=display_name,
+                tags=tags,
+                store=store,
+            )
+
+    def analytics(self, experiment_name: str | None = None, **options: Any) -> ExperimentAnalytics:
+        """:class:`~sagescale.tracking.ExperimentAnalytics` over this session's store."""
+        from sagescale.tracking import ExperimentAnalytics
+
+        options.setdefault("store", self.tracking_store)
+        return ExperimentAnalytics(experiment_name, **options)
+
+    def plan(self, job: TrainingJob | None = None, **options: Any) -> Plan:
+        """:func:`sagescale.planning.plan` (``model=``, ``sample_input=``, ``params=`` ...)."""
+        from sagescale.planning import plan
+
+        return plan(job, **options)

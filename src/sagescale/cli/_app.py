@@ -39,7 +39,7 @@ _COMMANDS = [
     ("sagescale.cli._validate", "validate", "validate"),
     ("sagescale.cli._jobs", "train", "train"),
     ("sagescale.tuning._cli", "tune", "tune"),
-    ("sagescale.planning._cli", "plan", "plan"),
+    ("sagescale.planning._cli", "plan_command", "plan"),
 ]
 
 
