@@ -114,3 +114,19 @@ def test_steps_from_samples_and_default() -> None:
 def test_spot_savings_come_from_the_catalog() -> None:
     savings, note = spot_savings()
     assert 0 < savings < 1 and "spot" in note
+
+
+def test_planning_with_numbers_does_not_import_torch() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from sagescale.planning import plan; "
+        "p = plan(params=1.3e9, precision='bf16', batch_size=64, seq_len=2048); "
+        "assert 'torch' not in sys.modules, 'torch imported'; print(p.strategy)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "data_parallel"
