@@ -174,3 +174,36 @@ def test_adaptive_retries(backend: SageMakerBackend) -> None:
         retries = backend.aws.client(service).meta.config.retries
         assert retries["mode"] == "adaptive"
     assert RETRY_CONFIG["mode"] == "adaptive"
+
+
+class _Raw:
+    def __init__(self, body: bytes) -> None:
+        self._body = body
+
+    def stream(self, *_: Any, **__: Any) -> Iterator[bytes]:
+        yield self._body
+
+
+def test_throttling_is_retried(backend: SageMakerBackend, job: TrainingJob, name: str) -> None:
+    """The first two DescribeTrainingJob calls are throttled on the wire; adaptive retries
+    get the answer from moto on the third."""
+    from botocore.awsrequest import AWSResponse
+
+    backend.submit(job, job_name=name)
+    client = backend.aws.client("sagemaker")
+    throttled: list[str] = []
+
+    def throttle(request: Any, **_: Any) -> AWSResponse | None:
+        if len(throttled) >= 2:
+            return None
+        throttled.append(request.url)
+        body = b'{"__type": "ThrottlingException", "message": "Rate exceeded"}'
+        headers = {"Content-Type": "application/x-amz-json-1.1"}
+        return AWSResponse(request.url, 400, headers, _Raw(body))
+
+    client.meta.events.register("before-send.sagemaker.DescribeTrainingJob", throttle)
+    try:
+        assert backend.describe(name).job_name == name
+    finally:
+        client.meta.events.unregister("before-send.sagemaker.DescribeTrainingJob", throttle)
+    assert len(throttled) == 2
