@@ -64,17 +64,17 @@ def test_seed_loads_renders_validates_and_round_trips(path: Path, tmp_path: Path
 
 def test_seed_1_smddp_hyperparameters() -> None:
     job = load_training_job(EXAMPLES / "data_parallel_smddp.yaml")
-    hps = render(job, "resnet-1")["HyperParameters"]
+    hps = render(job, "mnist-1")["HyperParameters"]
     assert hps["sagemaker_distributed_dataparallel_enabled"] == "true"
     assert hps["sagemaker_distributed_dataparallel_custom_mpi_options"] == '""'
     assert hps["sagemaker_instance_type"] == '"ml.p3.16xlarge"'
     assert hps["sagemaker_program"] == '"train.py"'
-    assert hps["sagemaker_job_name"] == '"resnet-1"'
+    assert hps["sagemaker_job_name"] == '"mnist-1"'
     assert hps["sagemaker_region"] == '"us-east-1"'
     assert hps["sagemaker_container_log_level"] == "20"
     assert json.loads(hps["sagemaker_submit_directory"]).startswith("s3://")
     assert hps["epochs"] == "10"
-    assert hps["lr"] == "0.1"
+    assert hps["lr"] == "1.0"
     assert "sagemaker_mpi_enabled" not in hps
 
 
