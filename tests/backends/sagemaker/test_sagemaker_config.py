@@ -77,3 +77,15 @@ def test_missing_region_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "y")
     with pytest.raises(BackendError, match="no AWS region"):
         SageMakerBackend(role=ROLE)
+
+
+def test_session_facade(moto_endpoint: str, name: str) -> None:
+    from sagescale.session import Session
+
+    session = Session(
+        "sagemaker", role=ROLE, region="us-east-1", bucket="facade", endpoint_url=moto_endpoint
+    )
+    assert session.backend.name == "sagemaker"
+    session.backend.poll_interval = 0.01  # type: ignore[attr-defined]
+    session.fit(IMAGE_JOB, job_name=name)
+    assert session.attach(name).backend.describe(name).output_path == "s3://facade"
