@@ -46,6 +46,18 @@ from sagescale.specs import ExperimentConfig, TrainingJob, check_job_name, uniqu
 __all__ = ["LocalBackend"]
 
 SUPERVISOR_SCRIPT = Path(__file__).with_name("_supervisor.py")
+#: Loads the supervisor module by path, so its compiled ``.pyc`` is reused (a script run as
+#: ``python file.py`` is compiled on every start, as is any module under
+#: ``PYTHONDONTWRITEBYTECODE``) and nothing else of sagescale is imported.
+SUPERVISOR_BOOT = (
+    "import importlib.util, sys\n"
+    "sys.dont_write_bytecode = False\n"
+    "spec = importlib.util.spec_from_file_location('sagescale_local_supervisor', sys.argv[1])\n"
+    "module = importlib.util.module_from_spec(spec)\n"
+    "sys.modules[spec.name] = module\n"
+    "spec.loader.exec_module(module)\n"
+    "sys.exit(module.main(sys.argv[2:]))\n"
+)
 DEFAULT_BASE_JOB_NAME = "pytorch-training"
 #: A job whose supervisor never got a pid this long after submit is failed.
 UNSTARTED_GRACE_SECONDS = 120.0
@@ -262,7 +274,8 @@ class LocalBackend(Backend):
         log = (job_dir / META_DIR / SUPERVISOR_LOG).open("ab")
         try:
             proc = subprocess.Popen(
-                [sys.executable, str(SUPERVISOR_SCRIPT), str(job_dir)],
+                [sys.executable, "-c", SUPERVISOR_BOOT, str(SUPERVISOR_SCRIPT), str(job_dir)],
+                cwd=job_dir,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,

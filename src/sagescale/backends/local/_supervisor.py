@@ -29,12 +29,13 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
 
+TYPE_CHECKING = False  # not imported from typing: the supervisor's start-up time counts
 if TYPE_CHECKING:
     import tarfile
+    from collections.abc import Callable, Iterator, Sequence
+    from typing import IO, Any
 
 # shutil, socket, tarfile and boto3 are imported where they are needed: the supervisor's
 # start-up time is part of every job's fixed overhead.
