@@ -50,6 +50,8 @@ _LAZY: dict[str, str] = {
         "sagescale.specs",
     ),
     **dict.fromkeys(["Session", "TrainingRun"], "sagescale.session"),
+    **dict.fromkeys(["HyperparameterTuner", "TuningJobAnalytics"], "sagescale.tuning"),
+    **dict.fromkeys(["Plan", "plan"], "sagescale.planning"),
     **dict.fromkeys(
         ["Backend", "JobDescription", "JobStatus", "get_backend"], "sagescale.backends"
     ),
@@ -80,6 +82,7 @@ __all__ = [
     "ExperimentAnalytics",
     "ExperimentConfig",
     "HyperbandConfig",
+    "HyperparameterTuner",
     "IntegerParameter",
     "JobDescription",
     "JobFailedError",
@@ -88,6 +91,7 @@ __all__ = [
     "MissingExtraError",
     "ModelParallel",
     "NotFoundError",
+    "Plan",
     "Run",
     "SageScaleError",
     "Security",
@@ -104,12 +108,14 @@ __all__ = [
     "TrialComponent",
     "TuningError",
     "TuningJob",
+    "TuningJobAnalytics",
     "WarmStartConfig",
     "WorkspaceError",
     "__version__",
     "get_backend",
     "load_run",
     "load_spec",
+    "plan",
 ]
 
 
@@ -128,6 +134,7 @@ def __dir__() -> list[str]:
 
 if typing.TYPE_CHECKING:
     from sagescale.backends import Backend, JobDescription, JobStatus, get_backend
+    from sagescale.planning import Plan, plan
     from sagescale.session import Session, TrainingRun
     from sagescale.specs import (
         CategoricalParameter,
@@ -159,3 +166,4 @@ if typing.TYPE_CHECKING:
         TrialComponent,
         load_run,
     )
+    from sagescale.tuning import HyperparameterTuner, TuningJobAnalytics

@@ -66,6 +66,17 @@ def _import_or_none(module: str) -> bool:
     return True
 
 
+def _click_errors() -> tuple[type[Exception], ...]:
+    """click's ``ClickException``, from the click typer vendors and from click itself."""
+    found: list[type[Exception]] = []
+    for module in ("typer._click.exceptions", "click.exceptions"):
+        try:
+            found.append(importlib.import_module(module).ClickException)
+        except (ImportError, AttributeError):
+            continue
+    return tuple(found)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``sagescale`` script."""
     warnings.simplefilter("default")
@@ -84,13 +95,9 @@ def main(argv: list[str] | None = None) -> int:
         return int(exc.exit_code)
     except typer.Abort:
         return EXIT_FAILED
-    except Exception as exc:  # click's usage errors
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            return EXIT_BAD_INPUT
-        raise
+    except _click_errors() as exc:  # usage errors: missing argument, unknown command ...
+        exc.show()  # type: ignore[attr-defined]
+        return EXIT_BAD_INPUT
     return result if isinstance(result, int) else 0
 
 
