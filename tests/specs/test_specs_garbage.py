@@ -70,6 +70,19 @@ def test_not_a_spec(data: Any) -> None:
         assert info.value.field
 
 
+def test_json_and_strings_validation_are_spec_errors() -> None:
+    with pytest.raises(SpecError) as info:
+        TrainingJob.model_validate_json('{"entry_point": 3}')
+    assert info.value.field == "entry_point"
+    with pytest.raises(SpecError, match="not valid JSON"):
+        TuningJob.model_validate_json("{not json")
+    with pytest.raises(SpecError) as info:
+        TrainingJob.model_validate_strings({"entry_point": "t.py", "instance_count": "x"})
+    assert info.value.field == "instance_count"
+    job = TrainingJob.model_validate_json('{"entry_point": "t.py", "instance_count": 2}')
+    assert job.instance_count == 2
+
+
 def test_constructor_garbage_is_a_spec_error() -> None:
     with pytest.raises(SpecError) as info:
         TrainingJob(entry_point="t.py", inputs=[("train", "s3://b")])

@@ -94,6 +94,8 @@ def _one_error(err: Any, model: str) -> tuple[str, object, str]:
         return field, value, f"{field} = {_show(value)}: {cause.rule}"
     msg = str(err["msg"]).removeprefix("Value error, ")
     value = err.get("input")
+    if not err["loc"] and err["type"] == "json_invalid":
+        return model, value, f"{model} is not valid JSON: {msg}"
     if not err["loc"]:
         what = type(value).__name__
         return model, value, f"{model} must be a mapping of field names to values, got {what}"
@@ -133,26 +135,23 @@ class SpecModel(BaseModel):
     __init__.__pydantic_base_init__ = True  # type: ignore[attr-defined]
 
     @classmethod
-    def model_validate(
-        cls,
-        obj: Any,
-        *,
-        strict: bool | None = None,
-        extra: Any = None,
-        from_attributes: bool | None = None,
-        context: Any | None = None,
-        by_alias: bool | None = None,
-        by_name: bool | None = None,
-    ) -> Self:
+    def model_validate(cls, obj: Any, **options: Any) -> Self:
         try:
-            return super().model_validate(
-                obj,
-                strict=strict,
-                from_attributes=from_attributes,
-                context=context,
-                by_alias=by_alias,
-                by_name=by_name,
-            )
+            return super().model_validate(obj, **options)
+        except ValidationError as exc:
+            raise spec_error(exc, cls.__name__) from None
+
+    @classmethod
+    def model_validate_json(cls, json_data: str | bytes | bytearray, **options: Any) -> Self:
+        try:
+            return super().model_validate_json(json_data, **options)
+        except ValidationError as exc:
+            raise spec_error(exc, cls.__name__) from None
+
+    @classmethod
+    def model_validate_strings(cls, obj: Any, **options: Any) -> Self:
+        try:
+            return super().model_validate_strings(obj, **options)
         except ValidationError as exc:
             raise spec_error(exc, cls.__name__) from None
 
