@@ -173,3 +173,17 @@ def test_distribution_flags_from_framework_params() -> None:
     assert got.data_parallel_engine == "smddp"
     assert got.framework_params == {"sagemaker_distributed_dataparallel_enabled": True}
     assert got.user_hyperparameters() == {"epochs": 1} and got.job_name == "job-1"
+
+
+def test_ranks_under_mpirun() -> None:
+    """SageMaker launches smddp and model parallel v1 with mpirun (OMPI_COMM_WORLD_*)."""
+    got = load_env(
+        {
+            "OMPI_COMM_WORLD_RANK": "5",
+            "OMPI_COMM_WORLD_SIZE": "8",
+            "OMPI_COMM_WORLD_LOCAL_RANK": "1",
+            "OMPI_COMM_WORLD_LOCAL_SIZE": "4",
+        }
+    )
+    assert (got.rank, got.world_size, got.local_rank, got.local_world_size) == (5, 8, 1, 4)
+    assert load_env({"RANK": "1", "OMPI_COMM_WORLD_RANK": "5"}).rank == 1

@@ -118,3 +118,8 @@ def test_metrics_dir_resolution(tmp_path: Path) -> None:
 def test_bad_input(metrics: Path, name: str, value: object, step: int) -> None:
     with pytest.raises(SpecError):
         log_metric(name, value, step=step, stream=io.StringIO())  # type: ignore[arg-type]
+
+
+def test_rank_from_mpirun(metrics: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OMPI_COMM_WORLD_RANK", "3")
+    assert log_metric("loss", 1.0, step=0, stream=io.StringIO()) is None

@@ -26,6 +26,7 @@ __all__ = [
     "ModelParallelSettings",
     "TrainingEnv",
     "load_env",
+    "process_index",
 ]
 
 MixedPrecisionMode = Literal["fp16", "bf16"]
@@ -202,7 +203,7 @@ def load_env(environ: Mapping[str, str] | None = None) -> TrainingEnv:
     resource = _json_env_or_file(env, "SM_RESOURCE_CONFIG", config_dir / "resourceconfig.json")
     hosts = _hosts(env, resource)
     current_host = env.get("SM_CURRENT_HOST") or str(resource.get("current_host", "algo-1"))
-    world = _int(env, "WORLD_SIZE", 1)
+    world = process_index(env, "WORLD_SIZE", 1)
     return TrainingEnv(
         base_dir=base,
         hyperparameters=hps,
@@ -217,10 +218,10 @@ def load_env(environ: Mapping[str, str] | None = None) -> TrainingEnv:
         current_host=current_host,
         num_gpus=_int(env, "SM_NUM_GPUS", 0),
         num_cpus=_int(env, "SM_NUM_CPUS", os.cpu_count() or 1),
-        rank=_int(env, "RANK", 0),
-        local_rank=_int(env, "LOCAL_RANK", 0),
+        rank=process_index(env, "RANK", 0),
+        local_rank=process_index(env, "LOCAL_RANK", 0),
         world_size=world,
-        local_world_size=_int(env, "LOCAL_WORLD_SIZE", world),
+        local_world_size=process_index(env, "LOCAL_WORLD_SIZE", world),
         job_name=env.get("TRAINING_JOB_NAME") or _opt_str(settings.get("sagemaker_job_name")),
         mixed_precision=_mixed_precision(env, hps),
         data_parallel_engine=_data_parallel_engine(settings),
@@ -232,6 +233,24 @@ def load_env(environ: Mapping[str, str] | None = None) -> TrainingEnv:
 
 
 # -- helpers ---------------------------------------------------------------------------
+
+#: torchrun's variables and what Open MPI's ``mpirun`` (SageMaker's launcher for smddp and
+#: model parallel v1) sets instead.
+_MPI_NAMES = {
+    "RANK": "OMPI_COMM_WORLD_RANK",
+    "WORLD_SIZE": "OMPI_COMM_WORLD_SIZE",
+    "LOCAL_RANK": "OMPI_COMM_WORLD_LOCAL_RANK",
+    "LOCAL_WORLD_SIZE": "OMPI_COMM_WORLD_LOCAL_SIZE",
+}
+
+
+def process_index(env: Mapping[str, str] | None, name: str, default: int) -> int:
+    """``RANK``/``WORLD_SIZE``/``LOCAL_RANK``/``LOCAL_WORLD_SIZE`` from torchrun, else from
+    ``mpirun`` (``OMPI_COMM_WORLD_*``), else ``default``."""
+    env = os.environ if env is None else env
+    if env.get(name):
+        return _int(env, name, default)
+    return _int(env, _MPI_NAMES[name], default)
 
 
 def _path(env: Mapping[str, str], name: str, default: Path) -> Path:

@@ -30,7 +30,7 @@ from torch.distributed import ReduceOp
 from torch.utils.data import Dataset, DistributedSampler
 
 from sagescale.errors import SpecError
-from sagescale.runtime._env import load_env
+from sagescale.runtime._env import load_env, process_index
 
 __all__ = [
     "DDP",
@@ -111,7 +111,8 @@ def init_process_group(
     if backend == "smddp":
         importlib.import_module("smdistributed.dataparallel.torch.torch_smddp")
     timeout = timeout or _env_timeout()
-    if "WORLD_SIZE" not in os.environ and "init_method" not in kwargs and "store" not in kwargs:
+    alone = process_index(None, "WORLD_SIZE", 0) == 0 and backend != "smddp"
+    if alone and "init_method" not in kwargs and "store" not in kwargs:
         store = _dist.HashStore()  # type: ignore[attr-defined]
         kwargs.update(store=store, rank=0, world_size=1)
     if backend == "nccl":
@@ -130,21 +131,21 @@ def _env_timeout() -> datetime.timedelta:
 
 
 def get_rank() -> int:
-    return _dist.get_rank() if is_initialized() else int(os.environ.get("RANK", "0"))
+    return _dist.get_rank() if is_initialized() else process_index(None, "RANK", 0)
 
 
 def get_world_size() -> int:
     if is_initialized():
         return _dist.get_world_size()
-    return int(os.environ.get("WORLD_SIZE", "1"))
+    return process_index(None, "WORLD_SIZE", 1)
 
 
 def get_local_rank() -> int:
-    return int(os.environ.get("LOCAL_RANK", "0"))
+    return process_index(None, "LOCAL_RANK", 0)
 
 
 def get_local_size() -> int:
-    return int(os.environ.get("LOCAL_WORLD_SIZE", str(get_world_size())))
+    return process_index(None, "LOCAL_WORLD_SIZE", get_world_size())
 
 
 def barrier() -> None:
