@@ -259,3 +259,17 @@ def test_workspace_inside_source_dir_is_not_copied(tmp_path: Path) -> None:
     name = backend.submit(TrainingJob(entry_point="train.py", source_dir=str(tmp_path)))
     backend.wait(name, timeout=60, raise_on_failure=True)
     assert not (backend.job_dir(name) / "code" / ".sagescale").exists()
+
+
+def test_dropping_a_backend_leaves_its_jobs_running(workspace: Path, tmp_path: Path) -> None:
+    import gc
+
+    src = _src(tmp_path, slow="import time\nprint('up', flush=True)\ntime.sleep(120)\n")
+    first = LocalBackend(workspace, stop_grace_seconds=1)
+    name = first.submit(TrainingJob(entry_point="slow.py", source_dir=str(src)))
+    del first
+    gc.collect()  # no ResourceWarning about a running subprocess
+    other = LocalBackend(workspace, stop_grace_seconds=1)
+    assert other.describe(name).status is JobStatus.IN_PROGRESS
+    other.stop(name)
+    assert other.wait(name, timeout=60).status is JobStatus.STOPPED

@@ -138,7 +138,8 @@ class LocalBackend(Backend):
         self.master_port = master_port
         self.poll_interval = poll_interval
         self._lock = threading.RLock()
-        self._supervisors: dict[str, subprocess.Popen[bytes]] = {}
+        #: set when the supervisor this process started has exited (a daemon thread reaps it)
+        self._supervisors: dict[str, threading.Event] = {}
         self._extractors: dict[str, _store.MetricExtractor] = {}
         self.workspace.connection()  # apply migrations now
         self._tracking = JobTracking(self.workspace, tracking_store, enabled=tracking)
@@ -287,8 +288,15 @@ class LocalBackend(Backend):
             return
         finally:
             log.close()
+        exited = threading.Event()
+
+        def reap() -> None:
+            proc.wait()
+            exited.set()
+
+        threading.Thread(target=reap, name=f"reap-{name}", daemon=True).start()
         with self._lock:
-            self._supervisors[name] = proc
+            self._supervisors[name] = exited
         with self.workspace.transaction() as conn:
             conn.execute(
                 "UPDATE jobs_training SET supervisor_pid = ? WHERE name = ?", (proc.pid, name)
@@ -351,9 +359,9 @@ class LocalBackend(Backend):
 
     def _alive(self, row: Any, state: Mapping[str, Any]) -> bool:
         with self._lock:
-            proc = self._supervisors.get(row["name"])
-        if proc is not None:
-            return proc.poll() is None
+            exited = self._supervisors.get(row["name"])
+        if exited is not None:
+            return not exited.is_set()
         pid = state.get("supervisor_pid") or row["supervisor_pid"]
         if pid is None:  # not started yet, unless its submitter died long ago
             return time.time() - float(row["creation_time"]) < UNSTARTED_GRACE_SECONDS
@@ -399,11 +407,10 @@ class LocalBackend(Backend):
 
     def _on_terminal(self, job_name: str, job_dir: Path) -> None:
         with self._lock:
-            proc = self._supervisors.pop(job_name, None)
+            exited = self._supervisors.pop(job_name, None)
             self._extractors.pop(job_name, None)
-        if proc is not None:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=5)
+        if exited is not None:
+            exited.wait(timeout=5)
         desc = self._describe_row(self._row(job_name))
         self._tracking.end(desc, _store.read_points(self.workspace, job_name), job_dir)
 
@@ -491,12 +498,11 @@ class LocalBackend(Backend):
 
     def _sleep(self, job_name: str, seconds: float) -> None:
         with self._lock:
-            proc = self._supervisors.get(job_name)
-        if proc is None:
+            exited = self._supervisors.get(job_name)
+        if exited is None:
             time.sleep(seconds)
             return
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=seconds)
+        exited.wait(timeout=seconds)
 
     def stop(self, job_name: str) -> None:
         """Ask the job to stop: SIGTERM to its processes, SIGKILL after the grace period."""
