@@ -32,7 +32,7 @@ def _launch(tmp: Path, nproc: int, names: list[str]) -> dict[str, list[dict[str,
 
 @pytest.fixture(scope="module")
 def two(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[dict[str, Any]]]:
-    names = ["ddp", "gpipe", "interleaved", "manual", "tensor_parallel", "checkpoint"]
+    names = ["ddp", "gpipe", "interleaved", "manual", "smp_ddp", "tensor_parallel", "checkpoint"]
     return _launch(tmp_path_factory.mktemp("two"), 2, names)
 
 
@@ -78,6 +78,14 @@ def test_tensor_parallel_matches_one_process(two: dict[str, list[dict[str, Any]]
             "rng-rank0.pt",
             "rng-rank1.pt",
         ]
+
+
+@pytest.mark.slow
+def test_smp_data_parallel_only(two: dict[str, list[dict[str, Any]]]) -> None:
+    ranks = two["smp_ddp"]
+    assert [(r["dp_rank"], r["pp_rank"], r["n_stages"]) for r in ranks] == [(0, 0, 0), (1, 0, 0)]
+    for r in ranks:
+        assert r["loss_diff"] < TOL and r["grad_diff"] < TOL and r["param_diff"] < TOL
 
 
 @pytest.mark.slow

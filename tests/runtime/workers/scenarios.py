@@ -155,6 +155,11 @@ def scenario_hybrid() -> dict[str, Any]:
     return _pipeline({"partitions": 2, "microbatches": 2, "pipeline": "simple", "ddp": True})
 
 
+def scenario_smp_ddp() -> dict[str, Any]:
+    """partitions 1 with ddp: plain data parallel through the smp API."""
+    return _pipeline({"partitions": 1, "microbatches": 2, "ddp": True})
+
+
 def scenario_manual() -> dict[str, Any]:
     config = {
         "partitions": 2,

@@ -223,7 +223,6 @@ class DistributedModel(nn.Module):
         self.module = module.to(self.mesh.device)
         self._sync_initial_weights()
         self._stages: list[_PipelineStageBase] | None = None
-        self._schedule: Any = None
         self.stage_of_block: list[int] | None = None
         self._owned: list[nn.Module] = [self.module]
         if self.mesh.tp_size > 1:
