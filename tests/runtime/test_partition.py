@@ -97,3 +97,14 @@ def test_partition_context_and_set_partition_survive_deepcopy() -> None:
     smp.set_partition(net.c, 1)
     assert [_assigned(b) for b in ordered_blocks(net)] == [0, 1, 1]
     assert _assigned(nn.Linear(1, 1)) is None
+
+
+def test_placement_strategies_lay_out_ranks() -> None:
+    """(rdp, pp, tp) coordinates of global ranks for 2 replicas x 2 partitions x 2 slices."""
+    from sagescale.runtime.smp._state import _layout
+
+    cluster = _layout(8, pp=2, tp=2, rdp=2, strategy="cluster")
+    assert cluster[0].flatten().tolist() == [0, 1, 2, 3]  # one replica on consecutive ranks
+    spread = _layout(8, pp=2, tp=2, rdp=2, strategy="spread")
+    assert spread[:, 0, 0].tolist() == [0, 1]  # replicas of a partition side by side
+    assert sorted(spread.flatten().tolist()) == list(range(8))
