@@ -96,6 +96,10 @@ def test_bad_values_are_rejected(workspace: Path, tmp_path: Path) -> None:
         tracker.log_parameter("p", float("nan"))
     with pytest.raises(SpecError, match="real number"):
         tracker.log_metric("loss", "high")  # type: ignore[arg-type]
+    with pytest.raises(SpecError, match="integer or None"):
+        tracker.log_metric("loss", 1.0, step="3")  # type: ignore[arg-type]
+    with pytest.raises(SpecError, match="seconds since the epoch"):
+        tracker.log_metric("loss", 1.0, timestamp="now")  # type: ignore[arg-type]
     with pytest.raises(SpecError, match="existing file"):
         tracker.log_artifact(tmp_path / "missing.txt")
     tracker.close()
@@ -168,5 +172,13 @@ def test_sqlite_schema_is_indexed_and_wal(workspace: Path) -> None:
     assert ws.query("PRAGMA journal_mode")[0][0] == "wal"
     version = ws.query("SELECT version FROM schema_versions WHERE namespace = 'tracking'")
     assert version[0][0] == 1
-    indexes = {r[0] for r in ws.query("SELECT name FROM sqlite_master WHERE type = 'index'")}
-    assert {"tracking_artifacts_value", "tracking_metrics_series"} <= indexes
+    names = {r[0] for r in ws.query("SELECT name FROM sqlite_master")}
+    assert {"tracking_artifacts_value", "tracking_metric_batches"} <= names
+
+
+def test_public_names() -> None:
+    import sagescale.tracking as tracking
+
+    assert sorted(tracking.__all__) == sorted(set(tracking.__all__))
+    for name in tracking.__all__:
+        assert getattr(tracking, name) is not None

@@ -228,31 +228,24 @@ def _apply(
 
 
 def _parse(data: bytes, directory: Path) -> tuple[JobBatch, int]:
-    """Parse complete lines. Fast path: the whole chunk as one JSON array (one C call)."""
+    """Parse complete lines. Fast path: a chunk of metric lines only (what a training loop
+    writes) is parsed as one JSON array in one C call and handed to SQLite as it is."""
     from sagescale.tracking._sqlite import JobBatch
 
     batch = JobBatch()
-    try:
-        records = json.loads(b"[" + data[:-1].replace(b"\n", b",") + b"]")
-    except ValueError:
-        records = None
-    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
-        records = list(_parse_lines(data))
-    metrics = [r for r in records if "m" in r]
-    if len(metrics) == len(records) and _valid_metrics(metrics):
-        batch.records = metrics
-        return batch, len(metrics)
+    lines = data.count(b"\n")
+    if data.count(b'{"m":') == lines and data.startswith(b'{"m":'):
+        try:
+            records = json.loads(b"[" + data[:-1].replace(b"\n", b",") + b"]")
+        except ValueError:
+            records = None
+        if isinstance(records, list) and len(records) == lines:
+            batch.records = records
+            return batch, lines
     count = 0
-    for rec in records:
+    for rec in _parse_lines(data):
         count += _add_record(batch, rec, directory)
     return batch, count
-
-
-def _valid_metrics(records: list[dict[str, Any]]) -> bool:
-    return all(
-        len(r) == 4 and isinstance(r["v"], float | int) and isinstance(r["t"], float | int)
-        for r in records
-    )
 
 
 def _parse_lines(data: bytes) -> Iterator[dict[str, Any]]:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import shutil
 import sqlite3
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -26,6 +28,8 @@ from sagescale.tracking._model import (
 from sagescale.tracking._store import ExperimentStore
 
 __all__ = ["JobBatch", "SQLiteStore"]
+
+_LOG = logging.getLogger("sagescale.tracking")
 
 _SCHEMA_1 = """
 CREATE TABLE tracking_experiments (
@@ -60,9 +64,13 @@ CREATE TABLE tracking_artifacts (
     PRIMARY KEY (component_id, direction, name)) WITHOUT ROWID;
 CREATE INDEX tracking_artifacts_value ON tracking_artifacts(value, direction);
 CREATE TABLE tracking_metrics (
-    component_id INTEGER NOT NULL, name TEXT NOT NULL, step INTEGER, value REAL,
-    timestamp REAL NOT NULL);
-CREATE INDEX tracking_metrics_series ON tracking_metrics(component_id, name);
+    component_id INTEGER NOT NULL, name TEXT NOT NULL, step INTEGER,
+    value REAL CHECK (value IS NULL OR typeof(value) IN ('real', 'integer')),
+    timestamp REAL NOT NULL CHECK (typeof(timestamp) IN ('real', 'integer')));
+CREATE TABLE tracking_metric_batches (
+    component_id INTEGER NOT NULL REFERENCES tracking_components(id),
+    first_rowid INTEGER NOT NULL, last_rowid INTEGER NOT NULL,
+    PRIMARY KEY (component_id, first_rowid)) WITHOUT ROWID;
 CREATE TABLE tracking_metric_summaries (
     component_id INTEGER NOT NULL REFERENCES tracking_components(id), name TEXT NOT NULL,
     count INTEGER NOT NULL, mean REAL NOT NULL, m2 REAL NOT NULL, min REAL NOT NULL,
@@ -88,6 +96,17 @@ class JobBatch:
     output_artifacts: dict[str, Artifact] = field(default_factory=dict)
     files: dict[str, Path] = field(default_factory=dict)
     input_files: dict[str, Path] = field(default_factory=dict)
+
+    def valid_records(self) -> list[MetricPoint]:
+        """The raw records that are well-formed metric points (others are logged, dropped)."""
+        points = []
+        for r in self.records:
+            try:
+                step = None if r["s"] is None else int(r["s"])
+                points.append(MetricPoint(str(r["m"]), float(r["v"]), step, float(r["t"])))
+            except (KeyError, TypeError, ValueError):
+                _LOG.warning("skipping a malformed tracking record %r", r)
+        return points
 
     def metric_points(self) -> list[MetricPoint]:
         """Every point of the batch as MetricPoint tuples."""
@@ -447,9 +466,7 @@ class SQLiteStore(ExperimentStore):
 
     def metric_series(self, trial_component_name: str, metric_name: str) -> list[MetricPoint]:
         rows = self.workspace.query(
-            "SELECT m.step, m.value, m.timestamp FROM tracking_metrics m "
-            "JOIN tracking_components c ON c.id = m.component_id "
-            "WHERE c.name = ? AND m.name = ? ORDER BY m.rowid",
+            f"SELECT m.step, m.value, m.timestamp {_POINTS_OF} AND m.name = ? ORDER BY m.rowid",
             (trial_component_name, metric_name),
         )
         return [
@@ -503,7 +520,12 @@ class SQLiteStore(ExperimentStore):
             ).fetchone()
             if (0 if row is None else int(row[0])) != start:
                 raise TrackingError(f"{file_key}: offset moved by another ingester")
-            _insert_points(conn, comp_id, batch.points, batch.records)
+            try:
+                with _savepoint(conn):
+                    _insert_points(conn, comp_id, batch.points, batch.records)
+            except (sqlite3.ProgrammingError, sqlite3.InterfaceError, sqlite3.IntegrityError):
+                # a malformed record in the fast path: validate one by one instead
+                _insert_points(conn, comp_id, batch.points + batch.valid_records())
             self._write_values(conn, comp_id, batch.parameters, inputs, outputs)
             conn.execute(
                 "INSERT OR REPLACE INTO tracking_ingest_offsets VALUES (?, ?, ?)",
@@ -514,16 +536,18 @@ class SQLiteStore(ExperimentStore):
         """How many raw points are stored (all components, or one)."""
         if trial_component_name is None:
             return int(self.workspace.query("SELECT COUNT(*) FROM tracking_metrics")[0][0])
-        return int(
-            self.workspace.query(
-                "SELECT COUNT(*) FROM tracking_metrics m JOIN tracking_components c "
-                "ON c.id = m.component_id WHERE c.name = ?",
-                (trial_component_name,),
-            )[0][0]
-        )
+        rows = self.workspace.query(f"SELECT COUNT(*) {_POINTS_OF}", (trial_component_name,))
+        return int(rows[0][0])
 
     def close(self) -> None:
         self.workspace.close()
+
+
+_POINTS_OF = (
+    "FROM tracking_components c JOIN tracking_metric_batches b ON b.component_id = c.id "
+    "JOIN tracking_metrics m ON m.rowid BETWEEN b.first_rowid AND b.last_rowid "
+    "WHERE c.name = ?"
+)
 
 
 def _param_columns(value: ParameterValue) -> tuple[str | None, float | None]:
@@ -539,6 +563,18 @@ def _param_columns(value: ParameterValue) -> tuple[str | None, float | None]:
     return text, number if number is not None and math.isfinite(number) else None
 
 
+@contextmanager
+def _savepoint(conn: sqlite3.Connection) -> Iterator[None]:
+    conn.execute("SAVEPOINT ingest")
+    try:
+        yield
+    except BaseException:
+        conn.execute("ROLLBACK TO ingest")
+        conn.execute("RELEASE ingest")
+        raise
+    conn.execute("RELEASE ingest")
+
+
 def _insert_points(
     conn: sqlite3.Connection,
     comp_id: int,
@@ -546,7 +582,11 @@ def _insert_points(
     records: Sequence[Mapping[str, Any]] = (),
 ) -> None:
     """Insert points (MetricPoint tuples or raw job records ``{"m","v","s","t"}``) and fold
-    them into the per-metric summaries, all with SQLite doing the per-point work."""
+    them into the per-metric summaries, all with SQLite doing the per-point work.
+
+    Points of one call occupy one contiguous rowid range (the write lock is held), recorded
+    in ``tracking_metric_batches``: that range index replaces a per-point secondary index,
+    which would double the cost of an insert."""
     if not points and not records:
         return
     cid = int(comp_id)  # an id from our own table, formatted as an integer literal
@@ -556,6 +596,8 @@ def _insert_points(
         conn.executemany(f"{columns}VALUES ({cid}, ?, ?, ?, ?)", points)
     if records:
         conn.executemany(f"{columns}VALUES ({cid}, :m, :v, :s, :t)", records)
+    last = conn.execute("SELECT MAX(rowid) FROM tracking_metrics").fetchone()[0]
+    conn.execute("INSERT INTO tracking_metric_batches VALUES (?, ?, ?)", (cid, first + 1, last))
     _merge_summaries(conn, cid, first)
 
 
