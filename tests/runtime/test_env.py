@@ -187,3 +187,10 @@ def test_ranks_under_mpirun() -> None:
     )
     assert (got.rank, got.world_size, got.local_rank, got.local_world_size) == (5, 8, 1, 4)
     assert load_env({"RANK": "1", "OMPI_COMM_WORLD_RANK": "5"}).rank == 1
+
+
+def test_pydantic_errors_become_spec_errors() -> None:
+    env = load_env({"SM_HPS": json.dumps({"epochs": "many", "lr": 0.1})})
+    with pytest.raises(SpecError) as info:
+        env.hyperparameters_as(PydanticHPs)
+    assert info.value.field == "hyperparameters.epochs"

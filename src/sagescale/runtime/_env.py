@@ -183,7 +183,12 @@ class TrainingEnv:
         values = self.user_hyperparameters()
         validate = getattr(model, "model_validate", None)
         if callable(validate):
-            return cast(_T, validate(values))
+            try:
+                return cast(_T, validate(values))
+            except ValueError as exc:  # pydantic's ValidationError is a ValueError
+                raise SpecError(
+                    f"hyperparameters: {exc}", field=_first_error_field(exc), value=values
+                ) from None
         if dataclasses.is_dataclass(model):
             return _coerce_dataclass(model, values, "hyperparameters")
         raise SpecError(
@@ -191,6 +196,15 @@ class TrainingEnv:
             field="model",
             value=model,
         )
+
+
+def _first_error_field(exc: ValueError) -> str:
+    errors = getattr(exc, "errors", None)
+    try:
+        loc = errors()[0]["loc"] if callable(errors) else ()
+    except (IndexError, KeyError, TypeError):
+        loc = ()
+    return ".".join(["hyperparameters", *map(str, loc)])
 
 
 def load_env(environ: Mapping[str, str] | None = None) -> TrainingEnv:
