@@ -6,7 +6,7 @@ Layout under the job's checkpoint directory (``SAGESCALE_CHECKPOINT_DIR``, else
     checkpoint-0000000012/
         state.pt            data parallel / single process: written by global rank 0
         pp0-tp0.pt ...      model parallel: one shard per pipeline stage / tensor slice,
-                            written by data-parallel rank 0 of each
+                            written by the first replica (rdp rank 0) of each
         rng-rank0.pt ...    every process's random-number-generator state
         manifest.json       written last; a folder without it is ignored
 
@@ -127,7 +127,7 @@ def save_checkpoint(
     """Save ``state`` (model/optimizer state dicts, counters...) as checkpoint ``step``.
 
     Call it on every process: it synchronizes them, the right processes write (global
-    rank 0 under data parallel, data-parallel rank 0 of each stage under model parallel,
+    rank 0 under data parallel, the first replica of each stage and slice under model parallel,
     which pass their own shard's ``state``), and the checkpoint counts only once all are
     written. Keeps the newest ``keep`` checkpoints. Returns the checkpoint folder.
     """

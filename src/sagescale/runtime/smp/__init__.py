@@ -215,7 +215,7 @@ def _partial_path(path: str | os.PathLike[str]) -> Path:
 
 def save(obj: Any, f: str | os.PathLike[str], partial: bool = True, **kwargs: Any) -> None:
     """``torch.save`` written atomically; ``partial=True`` appends ``_<pp_rank>_<tp_rank>``
-    so each partition writes its own file (call it on ``dp_rank() == 0``)."""
+    so each partition writes its own file (call it on ``rdp_rank() == 0``)."""
     path = _partial_path(f) if partial else Path(f)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
