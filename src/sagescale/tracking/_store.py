@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import abc
 import os
+import threading
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -199,10 +200,7 @@ def get_store(
         return store
     uri = store if store is not None else os.environ.get(TRACKING_URI_ENV) or None
     if uri is None:
-        from sagescale._workspace import Workspace
-        from sagescale.tracking._sqlite import SQLiteStore
-
-        return SQLiteStore(Workspace.open(workspace))
+        return _workspace_store(workspace)
     if not isinstance(uri, str):
         raise SpecError(
             f"store must be an ExperimentStore or a URI string, got {type(uri).__name__}",
@@ -210,6 +208,23 @@ def get_store(
             value=uri,
         )
     return _from_uri(uri)
+
+
+_WORKSPACE_STORES: dict[Path, ExperimentStore] = {}
+_LOCK = threading.Lock()
+
+
+def _workspace_store(workspace: str | os.PathLike[str] | None) -> ExperimentStore:
+    """One SQLiteStore per workspace per process (a connection and a migration check each)."""
+    from sagescale._workspace import Workspace, resolve_workspace
+    from sagescale.tracking._sqlite import SQLiteStore
+
+    root = resolve_workspace(workspace)
+    with _LOCK:
+        store = _WORKSPACE_STORES.get(root)
+        if store is None or not (root / "sagescale.db").exists():
+            store = _WORKSPACE_STORES[root] = SQLiteStore(Workspace.open(root))
+        return store
 
 
 def _from_uri(uri: str) -> ExperimentStore:
