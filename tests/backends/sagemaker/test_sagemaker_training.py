@@ -166,13 +166,16 @@ def test_bad_input_is_rejected_before_any_call(
         backend.describe(name)  # nothing was created
 
 
-def test_role_from_environment(
+def test_role_and_bucket_from_environment(
     moto_endpoint: str, job: TrainingJob, name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SAGESCALE_SAGEMAKER_ROLE", ROLE)
+    monkeypatch.setenv("SAGESCALE_SAGEMAKER_BUCKET", "env-bucket")
     backend = SageMakerBackend(endpoint_url=moto_endpoint)
     backend.submit(job, job_name=name)
-    assert backend.describe(name).extra["response"]["RoleArn"] == ROLE
+    raw = backend.describe(name).extra["response"]
+    assert raw["RoleArn"] == ROLE
+    assert raw["OutputDataConfig"]["S3OutputPath"] == "s3://env-bucket"
 
 
 def test_unknown_job_is_not_found(backend: SageMakerBackend, name: str, tmp_path: Path) -> None:

@@ -80,6 +80,7 @@ class AwsContext:
         self._lock = threading.Lock()
         self._account: str | None = None
         self._buckets_ready: set[str] = set()
+        self._bucket_lock = threading.Lock()
 
     def client(self, service: str) -> Any:
         """The client for ``service`` (boto3 clients are thread-safe; sessions are not)."""
@@ -135,17 +136,25 @@ class AwsContext:
         return f"sagemaker-{self.region}-{self.account}"
 
     def ensure_bucket(self, bucket: str) -> None:
-        """Create ``bucket`` when it does not exist (once per process)."""
-        if bucket in self._buckets_ready:
-            return
+        """Create ``bucket`` when it does not exist (checked once per process)."""
+        with self._bucket_lock:
+            if bucket in self._buckets_ready:
+                return
+            try:
+                self.call("s3", "HeadBucket", Bucket=bucket)
+            except NotFoundError:
+                self._create_bucket(bucket)
+            self._buckets_ready.add(bucket)
+
+    def _create_bucket(self, bucket: str) -> None:
+        request: dict[str, Any] = {"Bucket": bucket}
+        if self.region != "us-east-1":
+            request["CreateBucketConfiguration"] = {"LocationConstraint": self.region}
         try:
-            self.call("s3", "HeadBucket", Bucket=bucket)
-        except NotFoundError:
-            request: dict[str, Any] = {"Bucket": bucket}
-            if self.region != "us-east-1":
-                request["CreateBucketConfiguration"] = {"LocationConstraint": self.region}
             self.call("s3", "CreateBucket", **request)
-        self._buckets_ready.add(bucket)
+        except BackendError as exc:  # created in between by another process of ours
+            if not exc.reason.startswith("BucketAlreadyOwnedByYou"):
+                raise
 
 
 def _snake(operation: str) -> str:
@@ -157,3 +166,8 @@ def _snake(operation: str) -> str:
 def env_role() -> str | None:
     """The role named by ``SAGESCALE_SAGEMAKER_ROLE``, if any."""
     return os.environ.get("SAGESCALE_SAGEMAKER_ROLE") or None
+
+
+def env_bucket() -> str | None:
+    """The bucket named by ``SAGESCALE_SAGEMAKER_BUCKET``, if any."""
+    return os.environ.get("SAGESCALE_SAGEMAKER_BUCKET") or None

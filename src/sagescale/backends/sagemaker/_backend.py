@@ -12,7 +12,7 @@ from typing import Any, TextIO
 
 from sagescale._botocore import validate_request
 from sagescale.backends._base import Backend, JobDescription, JobStatus, MetricPoint
-from sagescale.backends.sagemaker._aws import AwsContext, env_role
+from sagescale.backends.sagemaker._aws import AwsContext, env_bucket, env_role
 from sagescale.backends.sagemaker._describe import from_describe, from_summary
 from sagescale.backends.sagemaker._logs import LogCursor, metrics_from_lines
 from sagescale.backends.sagemaker._staging import Stager, split_s3_uri
@@ -71,9 +71,10 @@ class SageMakerBackend(TuningMixin, Backend):
     """Runs training jobs (and hands tuning jobs) to Amazon SageMaker with boto3.
 
     ``role`` is the execution role for jobs whose spec has none (else the
-    ``SAGESCALE_SAGEMAKER_ROLE`` environment variable); ``bucket`` holds sources, local inputs
-    and, when a spec has no ``output_path``, outputs (default ``sagemaker-<region>-<account>``,
-    created when missing). Endpoints follow boto3's configuration (``AWS_ENDPOINT_URL``,
+    ``SAGESCALE_SAGEMAKER_ROLE`` environment variable); ``bucket`` (else
+    ``SAGESCALE_SAGEMAKER_BUCKET``) holds sources, local inputs and, when a spec has no
+    ``output_path``, outputs (default ``sagemaker-<region>-<account>``, created when missing).
+    Endpoints follow boto3's configuration (``AWS_ENDPOINT_URL``,
     ``AWS_ENDPOINT_URL_SAGEMAKER``, ``AWS_ENDPOINT_URL_S3`` ...) unless ``endpoint_url`` is
     given for every service. ``poll_interval`` is the seconds between ``DescribeTrainingJob``
     calls in :meth:`wait`; ``stream`` receives what ``wait`` prints (default stdout).
@@ -98,7 +99,7 @@ class SageMakerBackend(TuningMixin, Backend):
             _check_role(role)
         self.aws = AwsContext(region=region, boto_session=boto_session, endpoint_url=endpoint_url)
         self.role = role or env_role()
-        self.stager = Stager(self.aws, bucket)
+        self.stager = Stager(self.aws, bucket or env_bucket())
         self.poll_interval = poll_interval
         self._stream = stream
         self._specs: dict[str, TrainingJob] = {}
