@@ -182,3 +182,25 @@ def test_public_names() -> None:
     assert sorted(tracking.__all__) == sorted(set(tracking.__all__))
     for name in tracking.__all__:
         assert getattr(tracking, name) is not None
+
+
+def test_one_store_from_several_threads(workspace: Path) -> None:
+    import threading
+
+    store = get_store()
+
+    def work(i: int) -> None:
+        with Tracker.create(trial_component_name=f"thread-{i}", store=store) as tracker:
+            for step in range(2_000):
+                tracker.log_metric("loss", float(step), step=step)
+                if step % 500 == 0:
+                    tracker.flush()
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert isinstance(store, SQLiteStore)
+    assert [store.count_metric_points(f"thread-{i}") for i in range(4)] == [2_000] * 4
+    assert TrialComponent.load("thread-3").metrics["loss"].max == 1_999.0

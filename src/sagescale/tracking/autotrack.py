@@ -261,9 +261,9 @@ def record_training_job_end(
 
 def record_tuning_job(
     store: ExperimentStore,
-    *,
     tuning_job_name: str,
     training_job_names: Sequence[str],
+    *,
     experiment_name: str | None = None,
 ) -> list[str]:
     """Make the tuning job a trial group and associate its training jobs' components.
