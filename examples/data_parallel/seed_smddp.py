@@ -13,14 +13,13 @@ The data are synthetic (generated from ``--seed``): 12x12 "images" of 10 classes
 import argparse
 import os
 
+import smdistributed.dataparallel.torch.distributed as dist
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from smdistributed.dataparallel.torch.parallel.distributed import DistributedDataParallel as DDP
 from torch.utils.data import DataLoader, TensorDataset
 from torch.utils.data.distributed import DistributedSampler
-
-import smdistributed.dataparallel.torch.distributed as dist
-from smdistributed.dataparallel.torch.parallel.distributed import DistributedDataParallel as DDP
 
 dist.init_process_group()
 
