@@ -12,10 +12,11 @@ from typing import Any
 import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.validate import validate_parameters
-from sagemaker_constants import ROLE, FakeOperation
 
 from sagescale.backends.sagemaker import SageMakerBackend
 from sagescale.specs import TrainingJob
+
+from .sagemaker_constants import ROLE, FakeOperation
 
 TRAIN_PY = """\
 import argparse

@@ -6,11 +6,12 @@ from pathlib import Path
 
 import boto3
 import pytest
-from sagemaker_constants import ROLE
 
 from sagescale.backends.sagemaker import SageMakerBackend
 from sagescale.errors import BackendError
 from sagescale.specs import TrainingJob
+
+from .sagemaker_constants import ROLE
 
 IMAGE_JOB = TrainingJob(image_uri="123.dkr.ecr.us-east-1.amazonaws.com/algo:1")
 

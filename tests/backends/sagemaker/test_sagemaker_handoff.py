@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sagemaker_constants import ROLE
 
 from sagescale.backends.sagemaker import to_hyperparameter_tuner, to_model_trainer
 from sagescale.specs import (
@@ -24,6 +23,8 @@ from sagescale.specs import (
     TuningJob,
     WarmStartConfig,
 )
+
+from .sagemaker_constants import ROLE
 
 with warnings.catch_warnings():  # the SDK's own import-time deprecation notices
     warnings.simplefilter("ignore")

@@ -12,12 +12,13 @@ from typing import Any
 
 import boto3
 import pytest
-from sagemaker_constants import BUCKET, ROLE
 
 from sagescale.backends import JobStatus, get_backend
 from sagescale.backends.sagemaker import LOG_GROUP, SageMakerBackend
 from sagescale.errors import NotFoundError, SpecError
 from sagescale.specs import Checkpoint, ExperimentConfig, Spot, TrainingJob
+
+from .sagemaker_constants import BUCKET, ROLE
 
 
 def _s3(endpoint: str) -> Any:

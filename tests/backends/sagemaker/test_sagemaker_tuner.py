@@ -9,11 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-from sagemaker_constants import FakeOperation
 
 from sagescale.backends.sagemaker import LOG_GROUP, SageMakerBackend
 from sagescale.specs import ContinuousParameter, TrainingJob
 from sagescale.tuning import HyperparameterTuner
+
+from .sagemaker_constants import FakeOperation
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=timezone.utc)
 

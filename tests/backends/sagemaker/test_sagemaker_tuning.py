@@ -12,7 +12,6 @@ from typing import Any
 import boto3
 import pytest
 from botocore.stub import Stubber
-from sagemaker_constants import BUCKET, ROLE, FakeOperation
 
 from sagescale.backends.sagemaker import SageMakerBackend, trial_component_name
 from sagescale.errors import NotFoundError, SpecError
@@ -27,6 +26,8 @@ from sagescale.specs import (
     WarmStartConfig,
 )
 from sagescale.tuning._service import TuningService
+
+from .sagemaker_constants import BUCKET, ROLE, FakeOperation
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=timezone.utc)
 
