@@ -194,3 +194,18 @@ def test_pydantic_errors_become_spec_errors() -> None:
     with pytest.raises(SpecError) as info:
         env.hyperparameters_as(PydanticHPs)
     assert info.value.field == "hyperparameters.epochs"
+
+
+@dataclasses.dataclass
+class OptionalHPs:
+    layers: int | None = None
+    mode: str = "a"
+
+
+def test_optional_fields() -> None:
+    assert load_env({"SM_HPS": '{"layers": null}'}).hyperparameters_as(OptionalHPs) == (
+        OptionalHPs(layers=None)
+    )
+    assert load_env({"SM_HPS": '{"layers": "4"}'}).hyperparameters_as(OptionalHPs).layers == 4
+    with pytest.raises(SpecError, match="matches none of the allowed types"):
+        load_env({"SM_HPS": '{"layers": "four"}'}).hyperparameters_as(OptionalHPs)

@@ -461,7 +461,7 @@ def _coerce(value: Any, hint: Any, field: str) -> Any:
 def _coerce_union(value: Any, options: tuple[Any, ...], field: str) -> Any:
     if value is None and type(None) in options:
         return None
-    errors = []
+    errors: list[str] = []
     for option in options:
         if option is type(None):
             continue
@@ -469,7 +469,11 @@ def _coerce_union(value: Any, options: tuple[Any, ...], field: str) -> Any:
             return _coerce(value, option, field)
         except SpecError as exc:
             errors.append(str(exc))
-    raise SpecError(f"{field}={value!r}: matches none of {options}", field=field, value=value)
+    raise SpecError(
+        f"{field}={value!r}: matches none of the allowed types ({'; '.join(errors)})",
+        field=field,
+        value=value,
+    )
 
 
 def _coerce_bool(value: Any, field: str) -> bool:
