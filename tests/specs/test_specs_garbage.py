@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from specs_data import framework_job, tuning_job
 
 from sagescale.errors import SpecError
 from sagescale.specs import (
@@ -19,6 +18,8 @@ from sagescale.specs import (
     TuningJob,
     load_spec,
 )
+
+from .specs_data import framework_job, tuning_job
 
 pytestmark = pytest.mark.filterwarnings("ignore::sagescale.specs.SpecWarning")
 FUZZ = settings(

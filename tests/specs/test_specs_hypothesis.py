@@ -15,7 +15,6 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from specs_data import ROLE
 
 from sagescale._botocore import validate_request
 from sagescale.specs import (
@@ -27,6 +26,8 @@ from sagescale.specs import (
     load_spec,
     pytorch_versions,
 )
+
+from .specs_data import ROLE
 
 SETTINGS = settings(
     max_examples=150,

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from specs_data import ROLE, framework_job, tuning_job
 
 from sagescale._botocore import validate_request
 from sagescale.errors import SpecError
@@ -22,6 +21,8 @@ from sagescale.specs import (
     load_training_job,
     load_tuning_job,
 )
+
+from .specs_data import ROLE, framework_job, tuning_job
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "specs"
 SEEDS = sorted(EXAMPLES.glob("*.yaml"))

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from specs_data import framework_job, image_job, tuning_job
 
 from sagescale.errors import SpecError
 from sagescale.specs import (
@@ -21,6 +20,8 @@ from sagescale.specs import (
 )
 from sagescale.specs import _training as training_module
 from sagescale.specs._catalog import get_instance_type
+
+from .specs_data import framework_job, image_job, tuning_job
 
 
 def rejected(model: Any, data: Any, field: str, *fragments: str) -> SpecError:
