@@ -15,7 +15,6 @@ from __future__ import annotations
 import atexit
 import json
 import logging
-import math
 import os
 import secrets
 import shutil
@@ -42,8 +41,7 @@ _FLUSH_SECONDS = 1.0
 _CHUNK_BYTES = 4 << 20
 
 
-def _num(value: float) -> str:
-    return repr(value) if math.isfinite(value) else json.dumps(value)
+_monotonic = time.monotonic
 
 
 class JobFileWriter:
@@ -78,9 +76,12 @@ class JobFileWriter:
         enc = self._names.get(name)
         if enc is None:
             enc = self._names[name] = json.dumps(name)
-        s = "null" if step is None else str(int(step))
-        self._buffer.append(f'{{"m":{enc},"v":{_num(value)},"s":{s},"t":{_num(timestamp)}}}\n')
-        if len(self._buffer) >= self._flush_records or time.monotonic() >= self._deadline:
+        # x - x == 0 only for finite floats: repr() is valid JSON exactly then
+        v = repr(value) if value - value == 0 else json.dumps(value)
+        t = repr(timestamp) if timestamp - timestamp == 0 else json.dumps(timestamp)
+        buffer = self._buffer
+        buffer.append(f'{{"m":{enc},"v":{v},"s":{"null" if step is None else step},"t":{t}}}\n')
+        if len(buffer) >= self._flush_records or _monotonic() >= self._deadline:
             self.flush()
 
     def record(self, kind: str, name: str, **fields: Any) -> None:
