@@ -10,9 +10,15 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from sagescale.backends import Backend, JobDescription, get_backend
+from sagescale.backends import Backend, JobDescription
 from sagescale.cli._app import EXIT_FAILED, console
-from sagescale.cli._common import BackendOption, JsonOption, print_json
+from sagescale.cli._common import (
+    BackendOption,
+    BucketOption,
+    JsonOption,
+    backend_from_options,
+    print_json,
+)
 from sagescale.errors import SpecError
 from sagescale.specs import load_training_job
 
@@ -57,10 +63,13 @@ def train(
     ] = None,
     wait: Annotated[bool, typer.Option("--wait/--no-wait")] = True,
     logs: Annotated[bool, typer.Option("--logs", help="print the job's log at the end")] = False,
+    role: Annotated[str | None, typer.Option("--role", help="IAM role ARN (sagemaker)")] = None,
+    region: Annotated[str | None, typer.Option("--region", help="AWS region (sagemaker)")] = None,
+    bucket: BucketOption = None,
 ) -> int:
     """Run a training job from a spec file."""
     job = load_training_job(spec)
-    runner = get_backend(backend)
+    runner = backend_from_options(backend, role=role, region=region, bucket=bucket)
     name = runner.submit(job, job_name=job_name, hyperparameters=_parse_hyperparameters(hp or []))
     console.print(f"submitted [bold]{name}[/bold] on {runner.name}", highlight=False)
     if not wait:
@@ -104,7 +113,7 @@ def list_jobs(
     as_json: JsonOption = False,
 ) -> None:
     """Training jobs, newest first."""
-    jobs = get_backend(backend).list_jobs(
+    jobs = backend_from_options(backend).list_jobs(
         status=status, name_contains=name, max_results=max_results
     )
     if as_json:
@@ -126,7 +135,7 @@ def list_jobs(
 @jobs_app.command("describe")
 def describe(name: NameArg, backend: BackendOption = None, as_json: JsonOption = False) -> None:
     """One job's status, times, failure reason, metrics and artifact."""
-    desc = get_backend(backend).describe(name)
+    desc = backend_from_options(backend).describe(name)
     if as_json:
         print_json(_describe_dict(desc))
     else:
@@ -136,11 +145,11 @@ def describe(name: NameArg, backend: BackendOption = None, as_json: JsonOption =
 @jobs_app.command("logs")
 def logs(name: NameArg, backend: BackendOption = None) -> None:
     """Everything the job printed."""
-    console.print(get_backend(backend).logs(name), markup=False, highlight=False)
+    console.print(backend_from_options(backend).logs(name), markup=False, highlight=False)
 
 
 @jobs_app.command("stop")
 def stop(name: NameArg, backend: BackendOption = None) -> None:
     """Ask a running job to stop."""
-    get_backend(backend).stop(name)
+    backend_from_options(backend).stop(name)
     console.print(f"stopping {name}", highlight=False)
