@@ -540,3 +540,23 @@ def test_checkpoints_go_to_s3() -> None:
         job.to_request(job_name="a")
     assert info.value.field == "checkpoint.s3_uri"
     assert info.value.value == "/tmp/checkpoints"
+
+
+def test_tuning_objective_reported_by_the_runtime_gets_a_metric_definition() -> None:
+    """A framework job without a definition for its objective: SageMaker AMT still sees it."""
+    import re
+
+    from sagescale.runtime._metrics import format_metric_line
+
+    spec = TuningJob(
+        training_job=TrainingJob(entry_point="train.py", role=ROLE),
+        objective_metric_name="val_loss",
+        objective_type="Minimize",
+        hyperparameter_ranges={"lr": {"type": "continuous", "min_value": 1e-4, "max_value": 0.1}},
+    )
+    request = spec.to_request(tuning_job_name="obj-def")
+    validate_request("CreateHyperParameterTuningJob", request)
+    (definition,) = request["TrainingJobDefinition"]["AlgorithmSpecification"]["MetricDefinitions"]
+    assert definition["Name"] == "val_loss"
+    match = re.search(definition["Regex"], "[rank0]: " + format_metric_line("val_loss", 0.125, 3))
+    assert match is not None and float(match.group(1)) == 0.125

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import TYPE_CHECKING, Any
 
+from sagescale.errors import SpecError
+from sagescale.runtime._metrics import metric_definition
 from sagescale.specs._render import training_parts
 from sagescale.specs._tuning import CategoricalParameter
 
@@ -52,8 +55,14 @@ def _definition(
     metrics = definition.metric_definitions or spec.metric_definitions or job.metric_definitions
     algorithm = parts["AlgorithmSpecification"]
     algorithm.pop("MetricDefinitions", None)
-    if metrics:
-        algorithm["MetricDefinitions"] = [{"Name": m.name, "Regex": m.regex} for m in metrics]
+    definitions = [{"Name": m.name, "Regex": m.regex} for m in metrics or []]
+    if job.uses_framework and objective not in {d["Name"] for d in definitions}:
+        # a script that reports its objective with sagescale.runtime.log_metric prints a
+        # line this definition matches, so SageMaker AMT sees the objective too
+        with contextlib.suppress(SpecError):  # a name log_metric cannot print
+            definitions.append(metric_definition(objective))
+    if definitions:
+        algorithm["MetricDefinitions"] = definitions
     out: dict[str, Any] = {**parts, "StaticHyperParameters": static}
     ranges = parameter_ranges(
         dict(definition.hyperparameter_ranges), json_encode=job.uses_framework
