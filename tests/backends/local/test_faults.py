@@ -230,3 +230,33 @@ def _alive(pid: int) -> bool:
         return False
     stat = Path(f"/proc/{pid}/stat")
     return not stat.exists() or stat.read_text().rsplit(")", 1)[-1].split()[0] != "Z"
+
+
+def test_spot_max_wait_stops_the_job(backend: LocalBackend, tmp_path: Path) -> None:
+    job = _job(
+        tmp_path,
+        SLOW,
+        spot={"max_wait_seconds": 2},
+        max_run_seconds=2,
+        checkpoint={"s3_uri": str(tmp_path / "ckpt")},
+    )
+    desc = backend.wait(backend.submit(job), timeout=60)
+    assert desc.status is JobStatus.STOPPED
+    assert desc.secondary_status == "MaxWaitTimeExceeded"
+    assert desc.failure_reason is not None and "MaxWaitTimeExceeded" in desc.failure_reason
+
+
+def test_a_shell_entry_point(backend: LocalBackend, tmp_path: Path) -> None:
+    src = tmp_path / "sh-src"
+    src.mkdir()
+    (src / "train.sh").write_text('echo "args: $@"\necho "loss=0.125"\nexit 0\n')
+    job = TrainingJob(
+        entry_point="train.sh",
+        source_dir=str(src),
+        hyperparameters={"epochs": 4},
+        metric_definitions=LOSS,
+    )
+    name = backend.submit(job)
+    desc = backend.wait(name, timeout=60, raise_on_failure=True)
+    assert "[algo-1] args: --epochs 4" in backend.logs(name)
+    assert desc.final_metrics == {"loss": 0.125}
