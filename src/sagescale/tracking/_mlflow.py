@@ -76,6 +76,7 @@ class MLflowStore(ExperimentStore):
         self._exceptions = optional_import("mlflow.exceptions", purpose="the MLflow store")
         self.artifact_location = artifact_location
         self._runs: dict[tuple[str, str], str] = {}
+        self._trial_experiments: dict[str, str] = {}
         self._lock = threading.RLock()
 
     def __repr__(self) -> str:
@@ -319,7 +320,7 @@ class MLflowStore(ExperimentStore):
                 (inputs if side == "input" else outputs)[art] = Artifact(
                     data["value"], data.get("media_type")
                 )
-        experiments = [self.describe_trial(t).experiment_name for t in trials]
+        experiments = [self._experiment_of_trial(t) for t in trials]
         return TrialComponentRecord(
             name=tags[NAME],
             display_name=tags.get(DISPLAY, tags[NAME]),
@@ -342,13 +343,37 @@ class MLflowStore(ExperimentStore):
             experiment_names=tuple(dict.fromkeys(experiments)),
         )
 
+    def _experiment_of_trial(self, trial: str) -> str:
+        """A trial's experiment never changes: cached."""
+        with self._lock:
+            known = self._trial_experiments.get(trial)
+        if known is None:
+            known = self.describe_trial(trial).experiment_name
+            with self._lock:
+                self._trial_experiments[trial] = known
+        return known
+
     def describe_trial_component(self, name: str) -> TrialComponentRecord:
         return self._component_record(self._run("component", name))
 
     def list_trial_components(
         self, *, experiment_name: str | None = None, trial_name: str | None = None
     ) -> list[TrialComponentRecord]:
-        runs = list(self._search(f"tags.`{KIND}` = 'component'"))
+        component = f"tags.`{KIND}` = 'component'"
+        if trial_name is not None or experiment_name is not None:
+            trials = (
+                [trial_name]
+                if trial_name is not None
+                else [t.name for t in self.list_trials(experiment_name=experiment_name)]
+            )
+            found = {
+                r.info.run_id: r
+                for t in trials  # names follow NAME_PATTERN: safe inside the quotes
+                for r in self._search(f"{component} AND tags.`{TRIALS}` LIKE '%\"{t}\"%'")
+            }
+            runs = list(found.values())
+        else:
+            runs = list(self._search(component))
         runs.sort(key=lambda r: float(r.data.tags.get(CREATED, 0)))
         records = [self._component_record(r) for r in runs]
         if trial_name is not None:
