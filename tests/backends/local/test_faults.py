@@ -132,6 +132,7 @@ def test_a_killed_script_fails_with_exit_code_137(backend: LocalBackend, tmp_pat
     desc = backend.wait(name, timeout=60)
     assert desc.status is JobStatus.FAILED
     assert desc.exit_code == 137
+    assert desc.extra["exit_codes"] == {"algo-1": 137}
     assert desc.failure_reason is not None and "SIGKILL" in desc.failure_reason
     assert (backend.job_dir(name) / "checkpoints" / "epoch-0.pt").read_text() == "state"
     assert backend.describe(name).final_metrics == {"loss": 0.5}

@@ -378,7 +378,13 @@ class LocalBackend(Backend):
         ):
             status = JobStatus.STOPPING.value
         extra = json.loads(row["extra"])
-        for key in ("interruptions", "training_seconds", "output_artifacts", "supervisor_pid"):
+        for key in (
+            "interruptions",
+            "training_seconds",
+            "output_artifacts",
+            "supervisor_pid",
+            "exit_codes",
+        ):
             if key in state:
                 extra[key] = state[key]
         values: dict[str, Any] = {

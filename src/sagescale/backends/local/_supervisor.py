@@ -185,8 +185,9 @@ class Supervisor:
         return self.flags.sigterm or (self.control / STOP_FILE).exists()
 
     def take_interrupt(self) -> bool:
+        """A pending spot interruption (only managed spot jobs can be interrupted)."""
         path = self.control / INTERRUPT_FILE
-        if not path.exists():
+        if not self.plan.get("spot") or not path.exists():
             return False
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
@@ -258,7 +259,11 @@ class Supervisor:
                 for reader in hp.readers:
                     reader.join(timeout=5)
             self.training_seconds += time.monotonic() - started
-            self.state.update(training_seconds=round(self.training_seconds, 3), process_groups=[])
+            self.state.update(
+                training_seconds=round(self.training_seconds, 3),
+                process_groups=[],
+                exit_codes={hp.host: _exit_code(hp.proc.returncode) for hp in procs},
+            )
         return outcome
 
     def launch(self, host: dict[str, Any], port: int) -> HostProcess:
@@ -312,7 +317,7 @@ class Supervisor:
         code = hp.proc.returncode
         for reader in hp.readers:
             reader.join(timeout=2)
-        exit_code = 128 - code if code < 0 else code
+        exit_code = _exit_code(code)
         how = f"ExitCode {exit_code}"
         if code < 0:
             with contextlib.suppress(ValueError):
@@ -357,6 +362,13 @@ _FINAL = {
     "max_runtime": ("Stopped", "MaxRuntimeExceeded"),
     "max_wait": ("Stopped", "MaxWaitTimeExceeded"),
 }
+
+
+def _exit_code(returncode: int | None) -> int | None:
+    """A container's exit code: ``128 + n`` for a process killed by signal ``n``."""
+    if returncode is None:
+        return None
+    return 128 - returncode if returncode < 0 else returncode
 
 
 def _reader(
