@@ -71,7 +71,7 @@ def bench_log_metric_store(store: SQLiteStore, n: int) -> tuple[float, float]:
     return clock.wall / n * 1e6, clock.cpu / n * 1e6
 
 
-def bench_ingest(store: SQLiteStore, tmp: Path, n: int) -> float:
+def bench_ingest(store: SQLiteStore, tmp: Path, n: int) -> tuple[float, float]:
     """Points per second moved from job files into the store (exactly-once path)."""
     store.create_trial_component("ingest")
     job_dir = tmp / "ingest-job"
@@ -113,7 +113,7 @@ def bench_dataframe(store: SQLiteStore, expected: int) -> tuple[float, float]:
     return _best(3, once)
 
 
-def bench_mlflow(tmp: Path, n_calls: int, n_batch: int, runs: int, steps: int) -> dict[str, float]:
+def bench_mlflow(tmp: Path, n_calls: int, n_batch: int, runs: int, steps: int) -> dict[str, Any]:
     warnings.filterwarnings("ignore")
     import mlflow
     from mlflow.entities import Metric, Param
