@@ -39,7 +39,7 @@ from sagescale.backends.local._supervisor import (
     parse_log_line,
     read_json,
 )
-from sagescale.backends.local._tracking import JobTracking, tracking_names
+from sagescale.backends.local._tracking import DEFAULT_BASE_JOB_NAME, JobTracking, tracking_names
 from sagescale.errors import BackendError, JobFailedError, NotFoundError, SpecError
 from sagescale.specs import ExperimentConfig, TrainingJob, check_job_name, unique_name
 
@@ -58,7 +58,6 @@ SUPERVISOR_BOOT = (
     "spec.loader.exec_module(module)\n"
     "sys.exit(module.main(sys.argv[2:]))\n"
 )
-DEFAULT_BASE_JOB_NAME = "pytorch-training"
 #: A job whose supervisor never got a pid this long after submit is failed.
 UNSTARTED_GRACE_SECONDS = 120.0
 _TERMINAL = {s.value for s in TERMINAL_STATUSES}

@@ -1,9 +1,10 @@
 """How local training jobs are recorded in experiments (``sagescale.tracking.autotrack``).
 
 Every training job is wrapped in an experiment: the job's ``experiment_config`` or a default
-experiment named after its base job name, a trial (the config's trial, else one per job)
-and the trial component ``<job-name>-aws-training-job``. The names reach the training
-process as ``SAGESCALE_EXPERIMENT_NAME``, ``SAGESCALE_TRIAL_NAME`` and
+experiment named after its base job name (``pytorch-training`` when the spec has none), a
+trial (the config's trial, else one per job) and the trial component
+``<job-name>-aws-training-job``. The names reach the training process as
+``SAGESCALE_EXPERIMENT_NAME``, ``SAGESCALE_TRIAL_NAME`` and
 ``SAGESCALE_TRIAL_COMPONENT_NAME``; records the job writes with ``Tracker.load()`` go to
 ``SAGESCALE_TRACKING_DIR`` and are ingested while the job runs and once at its end.
 
@@ -28,6 +29,9 @@ __all__ = ["JobTracking", "tracking_names"]
 
 _LOG = logging.getLogger("sagescale.backends.local")
 TRACKING_URI_ENV = "SAGESCALE_TRACKING_URI"
+#: The base of generated job names (the SageMaker SDK's default for PyTorch jobs), and so
+#: the default experiment of jobs without ``base_job_name``.
+DEFAULT_BASE_JOB_NAME = "pytorch-training"
 
 
 def _sanitize(value: str) -> str:
@@ -36,14 +40,17 @@ def _sanitize(value: str) -> str:
     return sanitize_name(value)
 
 
+def base_job_name(job: TrainingJob) -> str:
+    """The spec's ``base_job_name``, else the default the job name was made from."""
+    return job.base_job_name or DEFAULT_BASE_JOB_NAME
+
+
 def tracking_names(
     job: TrainingJob, job_name: str, config: ExperimentConfig | None
 ) -> dict[str, str]:
     """The experiment, trial and trial component a job is recorded under (the same rule as
     ``sagescale.tracking.autotrack.record_training_job_start``)."""
-    experiment = (
-        config.experiment_name if config is not None else _sanitize(job.base_job_name or job_name)
-    )
+    experiment = config.experiment_name if config is not None else _sanitize(base_job_name(job))
     if config is not None and config.trial_name:
         trial = config.trial_name
     elif config is not None and config.run_name:
@@ -91,7 +98,7 @@ class JobTracking:
                 self.store(),
                 job_name=job_name,
                 experiment_config=None if config is None else config.to_request(),
-                base_job_name=job.base_job_name,
+                base_job_name=base_job_name(job),
                 hyperparameters=hyperparameters,
                 instance_type=job.instance_type,
                 instance_count=job.instance_count,
