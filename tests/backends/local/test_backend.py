@@ -273,3 +273,37 @@ def test_dropping_a_backend_leaves_its_jobs_running(workspace: Path, tmp_path: P
     assert other.describe(name).status is JobStatus.IN_PROGRESS
     other.stop(name)
     assert other.wait(name, timeout=60).status is JobStatus.STOPPED
+
+
+def test_metrics_polled_from_threads_are_counted_once(workspace: Path, tmp_path: Path) -> None:
+    import threading
+
+    code = (
+        "import time\n"
+        "for i in range(20):\n"
+        "    print(f'loss={i}', flush=True)\n"
+        "    time.sleep(0.02)\n"
+    )
+    backend = LocalBackend(workspace, poll_interval=0.05)
+    job = TrainingJob(
+        entry_point="train.py",
+        source_dir=str(_src(tmp_path, train=code)),
+        metric_definitions=[{"name": "loss", "regex": r"loss=(\d+)"}],
+    )
+    name = backend.submit(job)
+    errors: list[BaseException] = []
+
+    def poll() -> None:
+        try:
+            while not backend.describe(name).done:
+                backend.metrics(name, ["loss"])
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=poll) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not errors
+    assert [p.value for p in backend.metrics(name, ["loss"])] == [float(i) for i in range(20)]
