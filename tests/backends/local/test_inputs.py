@@ -256,3 +256,20 @@ def test_missing_s3_data_fails_the_job(backend: LocalBackend, src: Path, s3: Any
     assert desc.failure_reason is not None and "No S3 objects found" in desc.failure_reason
     assert desc.secondary_status == "Failed"
     assert "Downloading" in [t.status for t in desc.transitions]
+
+
+def test_an_entry_point_that_cannot_be_executed_fails_the_job(
+    backend: LocalBackend, tmp_path: Path
+) -> None:
+    src = tmp_path / "exe-src"
+    src.mkdir()
+    (src / "train").write_text("#!/bin/sh\necho hi\n")  # not executable
+    job = TrainingJob(entry_point="train", source_dir=str(src))
+    desc = backend.wait(backend.submit(job), timeout=60)
+    assert desc.status is JobStatus.FAILED
+    assert desc.exit_code == 126
+    assert desc.failure_reason is not None and "cannot start" in desc.failure_reason
+    (src / "train").chmod(0o755)
+    ok = backend.wait(backend.submit(job), timeout=60)
+    assert ok.status is JobStatus.COMPLETED
+    assert "[algo-1] hi" in backend.logs(ok.job_name)

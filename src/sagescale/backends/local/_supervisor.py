@@ -245,7 +245,8 @@ class Supervisor:
         return limit is not None and time.monotonic() - self.first_start > float(limit)
 
     def run_once(self) -> Outcome:
-        self.port = port = int(self.plan.get("master_port") or free_port())
+        distributed = any("{master_port}" in a for h in self.plan["hosts"] for a in h["argv"])
+        self.port = port = int(self.plan.get("master_port") or (free_port() if distributed else 0))
         started = time.monotonic()
         procs: list[HostProcess] = []
         try:
@@ -253,6 +254,9 @@ class Supervisor:
                 procs.append(self.launch(host, port))
             self.state.update(process_groups=[hp.proc.pid for hp in procs])
             outcome = self.watch(procs, started)
+        except OSError as exc:  # the entry point cannot be executed
+            code = 127 if isinstance(exc, FileNotFoundError) else 126
+            outcome = Outcome("failed", code, f"AlgorithmError: cannot start the job: {exc}")
         finally:
             terminate(procs, float(self.plan["stop_grace_seconds"]))
             for hp in procs:
