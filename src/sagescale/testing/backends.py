@@ -216,14 +216,17 @@ class BackendConformance:
         model = backend_case.backend.download_model(name, tmp_path / "dl")
         assert model.is_file() and model.name == "model.tar.gz"
 
-    def test_a_failed_job_is_data(self, backend_case: BackendCase) -> None:
+    def test_a_failed_job_is_data(self, backend_case: BackendCase, tmp_path: Path) -> None:
         backend_case.need(LACKS_EXECUTION)
         name = backend_case.name()
         backend_case.backend.submit(backend_case.job("fail.py"), job_name=name)
         desc = backend_case.wait(name)
         assert desc.status is JobStatus.FAILED
         assert desc.failure_reason and "the data is bad" in desc.failure_reason
+        assert desc.model_artifacts is None
         assert "about to fail" in backend_case.backend.logs(name)
+        with pytest.raises(BackendError):
+            backend_case.backend.download_model(name, tmp_path / "none")
         with pytest.raises(JobFailedError) as info:
             backend_case.wait(name, raise_on_failure=True)
         assert info.value.job_name == name
