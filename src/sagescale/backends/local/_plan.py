@@ -6,6 +6,7 @@ Everything that can be checked before a process starts is checked here and raise
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -24,7 +25,7 @@ from sagescale.backends.local._supervisor import (
     STATE_FILE,
     write_json_atomic,
 )
-from sagescale.errors import SpecError
+from sagescale.errors import MissingExtraError, SpecError
 from sagescale.specs import Channel, ModelParallel, TrainingJob
 
 __all__ = ["DEFAULT_PROCESSES_PER_HOST", "JobPlan", "PlanSettings", "build_plan", "check_inputs"]
@@ -124,6 +125,8 @@ def check_inputs(job: TrainingJob) -> None:
             )
     if job.output_path is not None:
         _check_uri("output_path", job.output_path)
+    if job.distribution is not None and importlib.util.find_spec("torch") is None:
+        raise MissingExtraError("torch", "torch", "a distributed local job (torchrun)")
 
 
 def _check_channel(name: str, channel: Channel) -> None:
