@@ -245,3 +245,16 @@ def test_artifact_files_need_a_bucket(stubbed: Any, tmp_path: Any) -> None:
     path.write_text("x")
     with pytest.raises(TrackingError, match="bucket"):
         store.store_artifact_file("tc", path, "f.txt")
+
+
+def test_search_goes_to_the_search_api_page_by_page(stubbed: Any) -> None:
+    store, sm, _ = stubbed
+    expr = {"Filters": [{"Name": "Metrics.loss.Min", "Operator": "LessThan", "Value": "0.1"}]}
+    base = {"Resource": "ExperimentTrialComponent", "SearchExpression": expr}
+    sm.add_response("search", {"Results": [], "NextToken": "page-2"}, base)
+    sm.add_response(
+        "search",
+        {"Results": [{"Trial": {"TrialName": "ignored"}}]},
+        {**base, "NextToken": "page-2"},
+    )
+    assert store.search_trial_components(expr) == []

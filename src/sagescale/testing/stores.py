@@ -238,6 +238,24 @@ class StoreConformance:
         assert [(p.step, p.value) for p in series] == [(0, 3.0), (1, 2.0), (2, 1.0)]
         assert [p.timestamp for p in series] == pytest.approx([t0, t0 + 1, t0 + 2], abs=1e-3)
 
+    def test_search_expression(self, store_case: StoreCase) -> None:
+        s, exp, t1, t2 = store_case.store, _uid("exp"), _uid("t"), _uid("t")
+        s.create_experiment(exp)
+        s.create_trial(t1, experiment_name=exp)
+        s.create_trial(t2, experiment_name=exp)
+        a, b = _uid("tc"), _uid("tc")
+        s.create_trial_component(a, trial_name=t1)
+        s.create_trial_component(b, trial_name=t2)
+        expr = {"Filters": [{"Name": "Parents.TrialName", "Operator": "Equals", "Value": t2}]}
+        assert [r.name for r in s.search_trial_components(expr)] == [b]
+        assert [r.name for r in s.search_trial_components(expr, experiment_name=exp)] == [b]
+        assert s.search_trial_components(expr, experiment_name=_uid("other")) == []
+        assert s.list_trials(experiment_name=_uid("missing")) == []
+        assert s.list_trial_components(trial_name=_uid("missing")) == []
+        assert s.list_trial_components(experiment_name=_uid("missing")) == []
+        everything = s.search_trial_components(None, experiment_name=exp)
+        assert sorted(r.name for r in everything) == sorted([a, b])
+
     # artifacts, lookups, automatic tracking -----------------------------------------------
     def test_artifact_file(self, store_case: StoreCase, tmp_path: Path) -> None:
         s, tc = store_case.store, _uid("tc")

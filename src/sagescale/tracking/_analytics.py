@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from sagescale.errors import SpecError
 from sagescale.tracking._model import TrialComponentRecord
-from sagescale.tracking._search import compile_sql, matches, parse_expression
+from sagescale.tracking._search import parse_expression
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -26,18 +26,13 @@ def search_trial_components(
     experiment_name: str | None = None,
     search_expression: Mapping[str, Any] | None = None,
 ) -> list[TrialComponentRecord]:
-    """Components of an experiment (or all) that match a SageMaker-style search expression."""
-    from sagescale.tracking._sqlite import SQLiteStore
+    """Components of an experiment (or all) that match a SageMaker-style search expression.
 
-    expr = parse_expression(search_expression) if search_expression is not None else None
-    if isinstance(store, SQLiteStore):
-        where, params = store.component_filter(experiment_name=experiment_name)
-        if expr is not None:
-            sql, extra = compile_sql(expr)
-            where, params = f"{where} AND ({sql})", [*params, *extra]
-        return store.search_trial_components(where, params)
-    records = store.list_trial_components(experiment_name=experiment_name)
-    return records if expr is None else [r for r in records if matches(r, expr)]
+    The store evaluates it: SQLite compiles it to SQL with bound values, SageMaker sends it
+    to its ``Search`` API, others filter their records."""
+    if search_expression is not None:
+        parse_expression(search_expression)  # the same SpecError for every store
+    return store.search_trial_components(search_expression, experiment_name=experiment_name)
 
 
 class ExperimentAnalytics:

@@ -211,7 +211,12 @@ class MLflowStore(ExperimentStore):
     def list_trials(
         self, *, experiment_name: str | None = None, trial_component_name: str | None = None
     ) -> list[TrialRecord]:
-        ids = None if experiment_name is None else [self._experiment(experiment_name).experiment_id]
+        ids = None
+        if experiment_name is not None:
+            exp = self.client.get_experiment_by_name(experiment_name)
+            if exp is None:
+                return []  # listing filters on a missing name give nothing, as elsewhere
+            ids = [exp.experiment_id]
         runs = list(self._search(f"tags.`{KIND}` = 'trial'", ids))
         if trial_component_name is not None:
             wanted = set(self._trials_of(self._run("component", trial_component_name)))

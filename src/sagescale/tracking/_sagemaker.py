@@ -379,6 +379,30 @@ class SageMakerStore(ExperimentStore):
             records, key=lambda r: r.creation_time or datetime.min.replace(tzinfo=timezone.utc)
         )
 
+    def search_trial_components(
+        self,
+        search_expression: Mapping[str, Any] | None = None,
+        *,
+        experiment_name: str | None = None,
+    ) -> list[TrialComponentRecord]:
+        """SageMaker's ``Search`` evaluates the expression (its own semantics); the matching
+        components are then described (and restricted to ``experiment_name``)."""
+        if search_expression is None:
+            return self.list_trial_components(experiment_name=experiment_name)
+        params: dict[str, Any] = {
+            "Resource": "ExperimentTrialComponent",
+            "SearchExpression": dict(search_expression),
+        }
+        names = [
+            r["TrialComponent"]["TrialComponentName"]
+            for r in self._pages("Search", "Results", **params)
+            if "TrialComponent" in r
+        ]
+        records = [self.describe_trial_component(n) for n in dict.fromkeys(names)]
+        if experiment_name is not None:
+            records = [r for r in records if experiment_name in r.experiment_names]
+        return records
+
     def associate_trial_component(self, trial_component_name: str, trial_name: str) -> None:
         self._require_component(trial_component_name)
         if trial_name in self._trial_names(TrialComponentName=trial_component_name):

@@ -433,10 +433,19 @@ class SQLiteStore(ExperimentStore):
         return where, params
 
     def search_trial_components(
-        self, where: str, params: Sequence[object], *, order_by: str = "c.created, c.id"
+        self,
+        search_expression: Mapping[str, Any] | None = None,
+        *,
+        experiment_name: str | None = None,
     ) -> list[TrialComponentRecord]:
-        """Full records of components matching a WHERE clause (values bound, never pasted)."""
-        return self._load_components(where, params, order_by=order_by)
+        """The expression compiled to SQL; its values are bound parameters, never pasted."""
+        from sagescale.tracking._search import compile_sql, parse_expression
+
+        where, params = self.component_filter(experiment_name=experiment_name)
+        if search_expression is not None:
+            sql, extra = compile_sql(parse_expression(search_expression))
+            where, params = f"{where} AND ({sql})", [*params, *extra]
+        return self._load_components(where, params)
 
     def _load_components(
         self, where: str, params: Sequence[object], *, order_by: str = "c.created, c.id"

@@ -43,7 +43,8 @@ class ExperimentStore(abc.ABC):
     * Metric points are append-only and never rewritten. Summaries (``MetricSummary``) cover
       every point logged; ``last`` is the most recently logged point.
     * ``status``, ``start_time``, ``end_time`` change only when passed (``None`` keeps).
-    * ``list_*`` return records ordered by creation time, oldest first.
+    * ``list_*`` return records ordered by creation time, oldest first; a filter naming a
+      missing experiment or trial gives an empty list.
     * Thread safety: one store object may be used from several threads of one process. Only
       the orchestrating process writes the local SQLite store; training jobs write files that
       :func:`sagescale.tracking.ingest_job_files` ingests.
@@ -155,6 +156,21 @@ class ExperimentStore(abc.ABC):
     @abc.abstractmethod
     def store_artifact_file(self, trial_component_name: str, path: Path, name: str) -> str:
         """Copy/upload a local file into the store's artifact area; return its URI."""
+
+    def search_trial_components(
+        self,
+        search_expression: Mapping[str, Any] | None = None,
+        *,
+        experiment_name: str | None = None,
+    ) -> list[TrialComponentRecord]:
+        """Components (of an experiment, or all) matching a SageMaker search expression
+        (see :mod:`sagescale.tracking._search`); SpecError for a bad expression. The default
+        evaluates the expression on :meth:`list_trial_components`."""
+        from sagescale.tracking._search import matches, parse_expression
+
+        expr = None if search_expression is None else parse_expression(search_expression)
+        records = self.list_trial_components(experiment_name=experiment_name)
+        return records if expr is None else [r for r in records if matches(r, expr)]
 
     def trial_components_with_artifact(
         self, value: str, *, direction: str, prefix: bool = False
