@@ -228,11 +228,12 @@ class _StoreSink:
     def __init__(self, store: ExperimentStore, component: str) -> None:
         self.store = store
         self.component = component
-        self._points: list[MetricPoint] = []
+        self._points: list[tuple[str, float, int | None, float]] = []
+        self._rows_writer = getattr(store, "log_metric_rows", None)
 
     def metric(self, name: str, value: float, step: int | None, timestamp: float) -> None:
         points = self._points
-        points.append(MetricPoint(name, value, step, timestamp))
+        points.append((name, value, step, timestamp))  # a MetricPoint costs 3x a tuple
         if len(points) >= _METRIC_BUFFER:
             self.flush()
 
@@ -251,8 +252,11 @@ class _StoreSink:
 
     def flush(self) -> None:
         if self._points:
-            points, self._points = self._points, []
-            self.store.log_metrics(self.component, points)
+            rows, self._points = self._points, []
+            if self._rows_writer is not None:
+                self._rows_writer(self.component, rows)
+            else:
+                self.store.log_metrics(self.component, [MetricPoint._make(r) for r in rows])
 
     close = flush
 

@@ -473,6 +473,15 @@ class SQLiteStore(ExperimentStore):
             comp_id = self._id(conn, "tracking_components", trial_component_name, "component")
             _insert_points(conn, comp_id, points)
 
+    def log_metric_rows(
+        self, trial_component_name: str, rows: Sequence[tuple[str, float, int | None, float]]
+    ) -> None:
+        """:meth:`log_metrics` for plain ``(name, value, step, timestamp)`` tuples (the
+        trackers' buffers), sparing a MetricPoint per point."""
+        with self.workspace.transaction() as conn:
+            comp_id = self._id(conn, "tracking_components", trial_component_name, "component")
+            _insert_points(conn, comp_id, rows)
+
     def metric_series(self, trial_component_name: str, metric_name: str) -> list[MetricPoint]:
         rows = self.workspace.query(
             f"SELECT m.step, m.value, m.timestamp {_POINTS_OF} AND m.name = ? ORDER BY m.rowid",
@@ -587,7 +596,7 @@ def _savepoint(conn: sqlite3.Connection) -> Iterator[None]:
 def _insert_points(
     conn: sqlite3.Connection,
     comp_id: int,
-    points: Sequence[MetricPoint] = (),
+    points: Sequence[tuple[str, float, int | None, float]] = (),
     records: Sequence[Mapping[str, Any]] = (),
 ) -> None:
     """Insert points (MetricPoint tuples or raw job records ``{"m","v","s","t"}``) and fold
