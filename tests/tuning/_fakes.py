@@ -51,6 +51,8 @@ class ThreadBackend(Backend):
         self.contexts: dict[str, JobContext] = {}
         self.submitted: list[str] = []
         self.lock = threading.Lock()
+        self.running = 0
+        self.max_running = 0
 
     def submit(
         self,
@@ -85,6 +87,9 @@ class ThreadBackend(Backend):
 
     def _run(self, desc: JobDescription, ctx: JobContext, function: Function) -> None:
         reason: str | None
+        with self.lock:
+            self.running += 1
+            self.max_running = max(self.max_running, self.running)
         try:
             function(ctx)
         except Exception as exc:
@@ -94,6 +99,7 @@ class ThreadBackend(Backend):
             status = JobStatus.STOPPED if ctx.stopped else JobStatus.COMPLETED
             reason = None
         with self.lock:
+            self.running -= 1
             desc.failure_reason = reason
             desc.end_time = _now()
             desc.status = status

@@ -324,3 +324,19 @@ def test_max_runtime_ends_the_tuning_job(make_tuner: Make, backend: ThreadBacken
     end = TuningRunner(tuner.spec, "late", backend, tuner.store, poll_interval=0.005).run()
     assert backend.submitted == []
     assert end.status == "Failed" and end.failure_reason
+
+
+def test_max_parallel_jobs_run_at_once(make_tuner: Make, backend: ThreadBackend) -> None:
+    tuner = make_tuner(strategy="Random", hyperparameter_ranges=X, max_jobs=6, max_parallel_jobs=3)
+    tuner.fit()
+    assert backend.max_running == 3
+
+
+def test_tracking_failure_only_warns(make_tuner: Make, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sagescale.tuning import TrackingWarning
+
+    monkeypatch.setenv("SAGESCALE_TRACKING_URI", "bogus://nowhere")
+    tuner = make_tuner(strategy="Random", hyperparameter_ranges=X, max_jobs=1)
+    with pytest.warns(TrackingWarning, match="automatic tracking failed"):
+        desc = tuner.fit()
+    assert desc.status == "Completed"
