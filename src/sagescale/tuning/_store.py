@@ -138,6 +138,17 @@ class TuningStore:
                 ),
             )
 
+    def request_stop(self, name: str) -> bool:
+        """Mark a running tuning job ``Stopping`` (atomically); False if it is not running."""
+        self.get(name)
+        with self.workspace.transaction() as conn:
+            cursor = conn.execute(
+                "UPDATE tuning_jobs SET status = 'Stopping' "
+                "WHERE name = ? AND status = 'InProgress'",
+                (name,),
+            )
+            return cursor.rowcount > 0
+
     def save_job(self, tuning_job: str, job: TrainingJobSummary) -> None:
         """Insert or update one training job of ``tuning_job``."""
         with self.workspace.transaction() as conn:

@@ -352,12 +352,9 @@ class HyperparameterTuner:
         if service is not None:
             service.stop_tuning_job(name)
             return
+        self.store.request_stop(name)
         if self._runner is not None:
             self._runner.request_stop()
-        desc = self.store.get(name)
-        if not desc.done:
-            desc.status = "Stopping"
-            self.store.update(desc)
 
     # ---- results -----------------------------------------------------------------------
     def describe(self) -> TuningJobDescription:
