@@ -204,3 +204,31 @@ def test_one_store_from_several_threads(workspace: Path) -> None:
     assert isinstance(store, SQLiteStore)
     assert [store.count_metric_points(f"thread-{i}") for i in range(4)] == [2_000] * 4
     assert TrialComponent.load("thread-3").metrics["loss"].max == 1_999.0
+
+
+@pytest.mark.parametrize("names", [2, 5])
+def test_summaries_match_a_direct_computation(tmp_path: Path, names: int) -> None:
+    import random
+
+    from sagescale.tracking import MetricPoint
+    from sagescale.tracking._model import summarize
+
+    store = SQLiteStore.from_path(tmp_path / "s.db")
+    store.create_trial_component("tc")
+    rng = random.Random(names)
+    logged: dict[str, list[float]] = {}
+    for batch in range(3):
+        points = []
+        for i in range(50):
+            name = f"m{rng.randrange(names)}"
+            value = rng.gauss(1e6, 3.0)  # a large mean and a small spread
+            logged.setdefault(name, []).append(value)
+            points.append(MetricPoint(name, value, batch * 50 + i, 1.0))
+        store.log_metrics("tc", points)
+    got = store.describe_trial_component("tc").metrics
+    for name, values in logged.items():
+        want = summarize(name, values)
+        assert got[name].count == want.count and got[name].last == want.last
+        assert (got[name].min, got[name].max) == (want.min, want.max)
+        assert got[name].avg == pytest.approx(want.avg, rel=1e-12)
+        assert got[name].std_dev == pytest.approx(want.std_dev, rel=1e-6)
