@@ -255,13 +255,17 @@ def test_tuning_jobs_join_the_experiment(
     assert backend.associate_tuning_job_trials(tuning_name) == [trial_component_name(jobs[2])]
 
 
-def test_association_needs_an_experiment(
+def test_association_defaults_to_the_tuning_jobs_own_experiment(
     backend: SageMakerBackend, spec: TuningJob, tuning_name: str, fake_operation: FakeOperation
 ) -> None:
+    """Without an experiment_config the tuning job gets an experiment and a trial named after
+    it (as on the local backend); another config can still be given explicitly."""
     backend.create_tuning_job(spec, tuning_name)
     fake_operation("ListTrainingJobsForHyperParameterTuningJob", {"TrainingJobSummaries": []})
-    backend.wait_tuning_job(tuning_name)  # no experiment: nothing to associate
-    with pytest.raises(SpecError, match="experiment_config"):
-        backend.associate_tuning_job_trials(tuning_name)
+    backend.wait_tuning_job(tuning_name)
+    tagged = backend._tagged_experiment(tuning_name)
+    assert tagged is not None
+    assert (tagged.experiment_name, tagged.trial_name) == (tuning_name, tuning_name)
+    assert backend.associate_tuning_job_trials(tuning_name) == []
     config = ExperimentConfig(experiment_name=f"e-{tuning_name}", trial_name=f"t-{tuning_name}")
     assert backend.associate_tuning_job_trials(tuning_name, config) == []

@@ -4,6 +4,7 @@ and associating a tuning job's training jobs with an experiment and trial."""
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from collections.abc import Mapping
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
 
     from sagescale.backends.sagemaker._aws import AwsContext
     from sagescale.backends.sagemaker._staging import StagePlan, Stager
+
+_log = logging.getLogger("sagescale.backends.sagemaker")
 
 __all__ = ["EXPERIMENT_TAG", "TRIAL_TAG", "TuningMixin", "trial_component_name"]
 
@@ -141,9 +144,12 @@ class TuningMixin(TuningService):
         inputs: Mapping[str, str] | None = None,
         experiment_config: ExperimentConfig | None = None,
     ) -> None:
-        """Stage sources and inputs, then ``CreateHyperParameterTuningJob``. With
-        ``experiment_config`` the job is tagged so :meth:`wait_tuning_job` (from any
-        process) associates its training jobs with that experiment and trial."""
+        """Stage sources and inputs, then ``CreateHyperParameterTuningJob``. The job is tagged
+        with ``experiment_config`` (default: an experiment and a trial named after the tuning
+        job, as on the local backend) so that, once it ends, :meth:`describe_tuning_job` (from
+        any process) associates its training jobs with that experiment and trial."""
+        if experiment_config is None:
+            experiment_config = ExperimentConfig(experiment_name=name, trial_name=name)
         request, plans = self.render_tuning_job(
             spec, name, inputs=inputs, experiment_config=experiment_config
         )
@@ -216,8 +222,12 @@ class TuningMixin(TuningService):
             if name in self._finished:
                 return
             self._finished.add(name)
-        if self._tagged_experiment(name) is not None:
+        if self._tagged_experiment(name) is None:
+            return
+        try:
             self.associate_tuning_job_trials(name)
+        except BackendError as exc:  # tracking never fails the tuning job it records
+            _log.warning("tuning job %s: associating its training jobs failed: %s", name, exc)
 
     def attach_tuning_job(self, name: str) -> TuningJobDescription:
         """An existing tuning job (``NotFoundError`` when there is none)."""
