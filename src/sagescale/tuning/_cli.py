@@ -70,15 +70,18 @@ def tune(
     """Run a tuning job from a spec file, or resume one whose process died."""
     if resume is not None:
         tuner = HyperparameterTuner.attach(resume, backend=backend)
-        desc = tuner.resume(wait=wait)
+        desc = tuner.resume(wait=False)
     elif spec is None:
         raise SpecError("give a tuning spec file or --resume NAME", field="spec", value=None)
     else:
         tuner = HyperparameterTuner.from_spec(load_tuning_job(spec), backend=backend)
-        desc = tuner.fit(wait=wait, job_name=job_name)
-        _console().print(f"tuning job [bold]{desc.name}[/bold]", highlight=False)
+        desc = tuner.fit(wait=False, job_name=job_name)
+    _console().print(f"tuning job [bold]{desc.name}[/bold]", highlight=False)
     if not wait:
         return 0
+    from sagescale.cli._progress import tuning_progress
+
+    desc = tuning_progress(tuner)
     _print_summary(tuner, desc)
     return _exit_code(desc)
 
