@@ -76,6 +76,14 @@ class TuningJobAnalytics:
             row[DEFINITION_COLUMN] = job.definition_name
         return row
 
+    def _repr_html_(self) -> str:
+        """The notebook view: the training jobs with their objective, the best highlighted."""
+        from sagescale.reporting import tuning_results_html
+
+        return tuning_results_html(
+            self.dataframe(), objective_type="Maximize" if self._maximize else "Minimize"
+        )
+
     def curves(self) -> pd.DataFrame:
         """Per-epoch objective values: ``TrainingJobName``, ``Epoch`` (1-based),
         ``ObjectiveValue`` (long form; ``pivot`` it for one column per job)."""
