@@ -105,9 +105,11 @@ def list_tuning_jobs() -> int:
 
 
 @tuning_app.command("describe")
-def describe(name: Annotated[str, typer.Argument(help="tuning job name")]) -> int:
+def describe(
+    name: Annotated[str, typer.Argument(help="tuning job name")], backend: BackendOption = None
+) -> int:
     """A tuning job and its training jobs."""
-    tuner = HyperparameterTuner.attach(name)
+    tuner = HyperparameterTuner.attach(name, backend=backend)
     desc = tuner.describe()
     _print_summary(tuner, desc)
     frame = tuner.analytics().dataframe()
@@ -128,9 +130,11 @@ def _cell(value: object) -> str:
 
 
 @tuning_app.command("best")
-def best(name: Annotated[str, typer.Argument(help="tuning job name")]) -> int:
+def best(
+    name: Annotated[str, typer.Argument(help="tuning job name")], backend: BackendOption = None
+) -> int:
     """The best training job: its name, objective and hyperparameters."""
-    tuner = HyperparameterTuner.attach(name)
+    tuner = HyperparameterTuner.attach(name, backend=backend)
     job_name = tuner.best_training_job()
     job = next(j for j in tuner.training_jobs() if j.job_name == job_name)
     table = Table(show_header=False, box=None)
