@@ -68,6 +68,13 @@ def test_dataframe_has_sagemaker_columns(store: SQLiteStore) -> None:
     assert row["SourceArn"] == "local:training-job/job-1"
 
 
+def test_notebook_view_lists_components_and_metrics(store: SQLiteStore) -> None:
+    html = ExperimentAnalytics("exp", store=store)._repr_html_()
+    assert html.startswith('<div class="sagescale-repr">') and "<script" not in html
+    assert "3 trial components" in html and "metrics: loss" in html
+    assert all(f">tc-{i}<" in html for i in range(3)) and "elsewhere" not in html
+
+
 def test_sort_and_select(store: SQLiteStore) -> None:
     df = ExperimentAnalytics(
         "exp",

@@ -94,6 +94,12 @@ class ExperimentAnalytics:
             self._df = self._build(self.trial_components())
         return self._df
 
+    def _repr_html_(self) -> str:
+        """The notebook view: the trial components with their parameters and metrics."""
+        from sagescale.reporting import analytics_html
+
+        return analytics_html(self.dataframe())
+
     def _build(self, records: list[TrialComponentRecord]) -> pd.DataFrame:
         import pandas as pd
 
