@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import threading
+import time
 from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
@@ -9,10 +14,12 @@ from pathlib import Path
 import pytest
 
 from sagescale.backends import JobDescription
+from sagescale.errors import SpecError, TuningError
 from sagescale.specs import ContinuousParameter, TrainingJob
 from sagescale.tuning import HyperparameterTuner, TrainingJobSummary
+from sagescale.tuning._lock import TuningLock
 
-from ._fakes import FakeAmt, ThreadBackend
+from ._fakes import FakeAmt, JobContext, ThreadBackend
 from .conftest import curve_job, quadratic
 
 X = {"x": ContinuousParameter(min_value=0.0, max_value=1.0)}
@@ -71,6 +78,103 @@ def test_kill_and_resume_never_reruns_finished_jobs(workspace: Path) -> None:
             assert j.final_objective == before[j.job_name].final_objective
     assert all(j.objective_status == "Succeeded" for j in jobs)
     assert attached.resume().status == "Completed"  # an ended job is returned as it is
+
+
+def _gated_tuner(release: threading.Event) -> tuple[HyperparameterTuner, ThreadBackend]:
+    def gated(ctx: JobContext) -> None:
+        release.wait(20)
+        ctx.log("score", 1.0)
+
+    backend = ThreadBackend({"gated.py": gated})
+    tuner = HyperparameterTuner(
+        TrainingJob(entry_point="gated.py", framework="pytorch"),
+        objective_metric_name="score",
+        hyperparameter_ranges=X,
+        strategy="Random",
+        max_jobs=2,
+        backend=backend,
+    )
+    tuner.poll_interval = 0.005
+    return tuner, backend
+
+
+def test_a_second_orchestrator_cannot_resume_a_driven_tuning_job(workspace: Path) -> None:
+    release = threading.Event()
+    tuner, backend = _gated_tuner(release)
+    tuner.fit(wait=False)
+    deadline = time.monotonic() + 10
+    while not backend.submitted and time.monotonic() < deadline:
+        time.sleep(0.005)
+    name = tuner.latest_tuning_job
+    assert name is not None and len(backend.submitted) == 1
+    second = HyperparameterTuner.attach(name, backend=backend)
+    second.poll_interval = 0.005
+    with pytest.raises(
+        TuningError, match=rf"already driven by another process \(pid {os.getpid()}\)"
+    ):
+        second.resume()
+    time.sleep(0.05)
+    assert len(backend.submitted) == 1  # the second orchestrator started nothing
+    release.set()
+    assert tuner.wait(timeout=20).status == "Completed"
+    assert len(backend.submitted) == 2
+    lock = TuningLock(workspace, name)
+    lock.acquire()  # released when the search loop ended
+    lock.release()
+
+
+def test_a_lock_held_by_another_process_blocks_resume_until_it_dies(workspace: Path) -> None:
+    backend = CrashingBackend({"quad.py": curve_job(quadratic)})
+    backend.crash_after = 1
+    tuner = HyperparameterTuner(
+        TrainingJob(entry_point="quad.py", framework="pytorch"),
+        objective_metric_name="score",
+        hyperparameter_ranges=X,
+        strategy="Random",
+        max_jobs=3,
+        backend=backend,
+    )
+    tuner.poll_interval = 0.005
+    with pytest.raises(OrchestratorDied):
+        tuner.fit()
+    name = tuner.latest_tuning_job
+    assert name is not None and len(backend.submitted) == 1
+    backend.crash_after = None
+    holder = (
+        "import fcntl, os, sys, time\n"
+        "fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT)\n"
+        "fcntl.flock(fd, fcntl.LOCK_EX)\n"
+        "os.write(fd, str(os.getpid()).encode())\n"
+        "print('held', flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    lock_file = workspace / "tuning" / f"{name}.lock"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", holder, str(lock_file)], stdout=subprocess.PIPE, text=True
+    )
+    attached = HyperparameterTuner.attach(name, backend=backend)
+    attached.poll_interval = 0.005
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "held"
+        with pytest.raises(TuningError, match=rf"\(pid {proc.pid}\)"):
+            attached.resume()
+        assert len(backend.submitted) == 1 and attached.describe().status == "InProgress"
+    finally:
+        proc.kill()
+        proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
+    # the operating system dropped the dead process's lock: resume goes on
+    assert attached.resume().status == "Completed"
+    assert len(backend.submitted) == 3
+
+
+def test_a_bad_tuning_job_name_is_rejected_before_anything_runs(workspace: Path) -> None:
+    tuner, backend = _gated_tuner(threading.Event())
+    with pytest.raises(SpecError, match=r"job_name = 'bad_name/x'.*pattern") as info:
+        tuner.fit(job_name="bad_name/x")
+    assert info.value.field == "job_name" and backend.submitted == []
+    assert tuner.store.all() == []
 
 
 def test_tuning_service_results_have_the_same_form(

@@ -20,9 +20,11 @@ from sagescale.specs import (
     TrainingJob,
     TuningJob,
     WarmStartConfig,
+    check_tuning_job_name,
     unique_name,
 )
 from sagescale.tuning._analytics import TuningJobAnalytics
+from sagescale.tuning._lock import TuningLock
 from sagescale.tuning._runner import TuningRunner, best_of, curve_from_points
 from sagescale.tuning._service import TrainingJobSummary, TuningJobDescription, TuningService
 from sagescale.tuning._store import TuningStore
@@ -47,6 +49,14 @@ def _inputs(inputs: Inputs) -> dict[str, str]:
     if isinstance(inputs, str):
         return {"training": inputs}
     return dict(inputs)
+
+
+def _check_name(job_name: str) -> None:
+    try:
+        check_tuning_job_name(job_name)
+    except ValueError as exc:
+        message = f"job_name = {job_name!r}: {exc}"
+        raise SpecError(message, field="job_name", value=job_name) from None
 
 
 def _now() -> datetime:
@@ -246,6 +256,8 @@ class HyperparameterTuner:
         self, inputs: Inputs = None, *, wait: bool = True, job_name: str | None = None
     ) -> TuningJobDescription:
         """Start a tuning job; with ``wait`` return when it has ended."""
+        if job_name is not None:
+            _check_name(job_name)
         name = job_name or unique_name(self._base_name(), limit=32)
         channels = _inputs(inputs)
         service = self._service()
@@ -269,7 +281,8 @@ class HyperparameterTuner:
         """Continue the attached tuning job after its orchestrating process died.
 
         Finished training jobs are replayed, never re-run; running ones are watched again.
-        A tuning job that has ended is returned as it is.
+        A tuning job that has ended is returned as it is. Raises :class:`TuningError` if
+        another process is driving this tuning job (it holds the job's lock).
         """
         desc = self.store.get(self._name())
         if desc.done:
@@ -280,7 +293,19 @@ class HyperparameterTuner:
         name = self._name()
         if self._service() is not None:
             return self.wait() if wait else self.describe()
+        lock = TuningLock(self.workspace.root, name)
+        lock.acquire()  # one orchestrating process per tuning job
+        try:
+            return self._run_locked(name, lock, wait=wait)
+        except BaseException:
+            lock.release()
+            raise
+
+    def _run_locked(self, name: str, lock: TuningLock, *, wait: bool) -> TuningJobDescription:
         desc = self.store.get(name)
+        if desc.done:  # it ended while another process held the lock
+            lock.release()
+            return desc
         self.spec = desc.spec
         runner = TuningRunner(
             self.spec,
@@ -292,18 +317,24 @@ class HyperparameterTuner:
         )
         self._runner = runner
         if wait:
-            return runner.run()
-        self._thread = threading.Thread(target=self._background, name=f"tuning-{name}")
+            try:
+                return runner.run()
+            finally:
+                lock.release()
+        self._thread = threading.Thread(
+            target=self._background, args=(runner, lock), name=f"tuning-{name}"
+        )
         self._thread.daemon = True
         self._thread.start()
         return self.store.get(name)
 
-    def _background(self) -> None:
-        assert self._runner is not None
+    def _background(self, runner: TuningRunner, lock: TuningLock) -> None:
         try:
-            self._runner.run()
+            runner.run()
         except BaseException as exc:  # surfaced by wait()
             self._error = exc
+        finally:
+            lock.release()
 
     def wait(self, *, timeout: float | None = None) -> TuningJobDescription:
         """Block until the tuning job has ended."""
