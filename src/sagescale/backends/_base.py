@@ -10,7 +10,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
-from sagescale.specs import ExperimentConfig, TrainingJob
+from sagescale.errors import SpecError
+from sagescale.specs import ExperimentConfig, TrainingJob, check_job_name
 
 __all__ = [
     "TERMINAL_STATUSES",
@@ -19,7 +20,14 @@ __all__ = [
     "JobStatus",
     "MetricPoint",
     "StatusTransition",
+    "SubmitArguments",
+    "check_list_arguments",
+    "check_submit_arguments",
 ]
+
+#: SageMaker's limits on one hyperparameter (``HyperParameterKey`` / ``HyperParameterValue``).
+MAX_HYPERPARAMETER_KEY = 256
+MAX_HYPERPARAMETER_VALUE = 2500
 
 
 class JobStatus(str, enum.Enum):
@@ -173,3 +181,102 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     def download_model(self, job_name: str, destination: str | Path) -> Path:
         """Copy the job's ``model.tar.gz`` to ``destination`` (a folder); return the file."""
+
+
+# -- argument checks shared by every backend ---------------------------------------------------
+@dataclass(frozen=True)
+class SubmitArguments:
+    """The checked keyword arguments of :meth:`Backend.submit`."""
+
+    job_name: str | None
+    hyperparameters: dict[str, str | int | float | bool] | None
+    experiment_config: ExperimentConfig | None
+    tuning_job_name: str | None
+
+
+def _bad(where: str, value: object, rule: str) -> SpecError:
+    return SpecError(f"{where} = {value!r}: {rule}", field=where, value=value)
+
+
+def check_submit_arguments(
+    job: object,
+    *,
+    job_name: object = None,
+    hyperparameters: object = None,
+    experiment_config: object = None,
+    tuning_job_name: object = None,
+) -> SubmitArguments:
+    """Check what a caller handed to ``submit`` before anything runs or any API is called.
+
+    Every broken rule is a :class:`~sagescale.errors.SpecError` naming the argument, the value
+    and the rule (never a ``TypeError`` or ``AttributeError`` from deeper down). An
+    ``experiment_config`` given as a mapping is validated into an :class:`ExperimentConfig`.
+    """
+    if not isinstance(job, TrainingJob):
+        raise _bad("job", type(job).__name__, "must be a TrainingJob")
+    if job_name is not None:
+        if not isinstance(job_name, str):
+            raise _bad("job_name", job_name, "must be a string")
+        try:
+            check_job_name(job_name)
+        except ValueError as exc:
+            raise _bad("job_name", job_name, str(exc)) from None
+    if tuning_job_name is not None and not isinstance(tuning_job_name, str):
+        raise _bad("tuning_job_name", tuning_job_name, "must be a string")
+    return SubmitArguments(
+        job_name=job_name,
+        hyperparameters=_check_overrides(hyperparameters),
+        experiment_config=_check_experiment_config(experiment_config),
+        tuning_job_name=tuning_job_name,
+    )
+
+
+def _check_overrides(value: object) -> dict[str, str | int | float | bool] | None:
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise _bad("hyperparameters", value, "must be a mapping of names to values")
+    out: dict[str, str | int | float | bool] = {}
+    for key, item in value.items():
+        if not isinstance(key, str) or not 1 <= len(key) <= MAX_HYPERPARAMETER_KEY:
+            raise _bad(
+                "hyperparameters",
+                key,
+                f"a name must be a 1-{MAX_HYPERPARAMETER_KEY} character string",
+            )
+        where = f"hyperparameters.{key}"
+        if not isinstance(item, str | int | float | bool):
+            raise _bad(where, item, "must be a string, number or boolean")
+        if len(str(item)) > MAX_HYPERPARAMETER_VALUE:
+            raise _bad(where, item, f"must be at most {MAX_HYPERPARAMETER_VALUE} characters")
+        out[key] = item
+    return out
+
+
+def _check_experiment_config(value: object) -> ExperimentConfig | None:
+    if value is None or isinstance(value, ExperimentConfig):
+        return value
+    if isinstance(value, Mapping):
+        try:
+            return ExperimentConfig.model_validate(dict(value))
+        except SpecError as exc:
+            where = f"experiment_config.{exc.field}"
+            raise SpecError(f"{where}: {exc}", field=where, value=exc.value) from None
+    raise _bad("experiment_config", value, "must be an ExperimentConfig or a mapping")
+
+
+def check_list_arguments(
+    *,
+    name_contains: object = None,
+    created_after: object = None,
+    created_before: object = None,
+    max_results: object = 100,
+) -> None:
+    """Check the filters of :meth:`Backend.list_jobs` (``status`` is checked by each backend)."""
+    if name_contains is not None and not isinstance(name_contains, str):
+        raise _bad("name_contains", name_contains, "must be a string")
+    for where, value in (("created_after", created_after), ("created_before", created_before)):
+        if value is not None and not isinstance(value, datetime):
+            raise _bad(where, value, "must be a datetime")
+    if isinstance(max_results, bool) or not isinstance(max_results, int) or max_results < 1:
+        raise _bad("max_results", max_results, "must be a positive integer")

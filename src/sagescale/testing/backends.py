@@ -180,6 +180,54 @@ class BackendConformance:
             backend_case.backend.submit(backend_case.job(), job_name=name)
         backend_case.wait(name)
 
+    @pytest.mark.parametrize(
+        ("arguments", "field"),
+        [
+            ({"job_name": 123}, "job_name"),
+            ({"hyperparameters": [("epochs", 1)]}, "hyperparameters"),
+            ({"hyperparameters": {"epochs": None}}, "hyperparameters.epochs"),
+            ({"hyperparameters": {"": 1}}, "hyperparameters"),
+            ({"hyperparameters": {"big": "v" * 2501}}, "hyperparameters.big"),
+            ({"experiment_config": "my-experiment"}, "experiment_config"),
+            (
+                {"experiment_config": {"ExperimentName": "not valid!"}},
+                "experiment_config.ExperimentName",
+            ),
+            ({"tuning_job_name": 5}, "tuning_job_name"),
+        ],
+    )
+    def test_bad_submit_arguments_are_spec_errors_and_start_nothing(
+        self, backend_case: BackendCase, arguments: dict[str, Any], field: str
+    ) -> None:
+        backend = backend_case.backend
+        name = backend_case.name()
+        with pytest.raises(SpecError) as info:
+            backend.submit(backend_case.job(), **{"job_name": name, **arguments})
+        assert info.value.field == field, str(info.value)
+        assert field.rsplit(".", 1)[-1] in str(info.value)
+        with pytest.raises(SpecError) as info:
+            backend.submit("train.py", job_name=name)  # type: ignore[arg-type]
+        assert info.value.field == "job"
+        with pytest.raises(NotFoundError):
+            backend.describe(name)
+
+    @pytest.mark.parametrize(
+        ("arguments", "field"),
+        [
+            ({"max_results": "ten"}, "max_results"),
+            ({"max_results": 0}, "max_results"),
+            ({"created_after": "yesterday"}, "created_after"),
+            ({"created_before": 1700000000}, "created_before"),
+            ({"name_contains": 5}, "name_contains"),
+        ],
+    )
+    def test_bad_list_filters_are_spec_errors(
+        self, backend_case: BackendCase, arguments: dict[str, Any], field: str
+    ) -> None:
+        with pytest.raises(SpecError) as info:
+            backend_case.backend.list_jobs(**arguments)
+        assert info.value.field == field
+
     def test_unknown_job_names_raise_not_found(self, backend_case: BackendCase) -> None:
         backend = backend_case.backend
         missing = backend_case.name()
@@ -274,6 +322,11 @@ class BackendConformance:
         )
         after = backend_case.backend.list_jobs(name_contains=tag, created_after=before)
         assert len(after) == 2
+        assert backend_case.backend.list_jobs(name_contains=tag, created_before=before) == []
+        later = datetime.now(timezone.utc) + timedelta(hours=1)
+        assert backend_case.backend.list_jobs(name_contains=tag, created_after=later) == []
+        listed = backend_case.backend.list_jobs(name_contains=tag, created_before=later)
+        assert [d.job_name for d in listed] == [second, first]
         status = backend_case.backend.describe(first).status
         same = backend_case.backend.list_jobs(name_contains=tag, status=status)
         assert first in [d.job_name for d in same]

@@ -26,6 +26,8 @@ from sagescale.backends._base import (
     JobStatus,
     MetricPoint,
     StatusTransition,
+    check_list_arguments,
+    check_submit_arguments,
 )
 from sagescale.backends.local import _plan, _store
 from sagescale.backends.local._supervisor import (
@@ -41,7 +43,7 @@ from sagescale.backends.local._supervisor import (
 )
 from sagescale.backends.local._tracking import DEFAULT_BASE_JOB_NAME, JobTracking, tracking_names
 from sagescale.errors import BackendError, JobFailedError, NotFoundError, SpecError
-from sagescale.specs import ExperimentConfig, TrainingJob, check_job_name, unique_name
+from sagescale.specs import ExperimentConfig, TrainingJob, unique_name
 
 __all__ = ["LocalBackend"]
 
@@ -157,19 +159,16 @@ class LocalBackend(Backend):
         tuning_job_name: str | None = None,
     ) -> str:
         """Validate ``job``, lay out its directory, start its supervisor; return its name."""
-        if not isinstance(job, TrainingJob):
-            raise SpecError(
-                f"job = {type(job).__name__}: must be a TrainingJob", field="job", value=job
-            )
+        args = check_submit_arguments(
+            job,
+            job_name=job_name,
+            hyperparameters=hyperparameters,
+            experiment_config=experiment_config,
+            tuning_job_name=tuning_job_name,
+        )
         _plan.check_inputs(job)
-        if job_name is not None:
-            try:
-                check_job_name(job_name)
-            except ValueError as exc:
-                raise SpecError(
-                    f"job_name = {job_name!r}: {exc}", field="job_name", value=job_name
-                ) from None
-        config = experiment_config or job.experiment_config
+        job_name, hyperparameters = args.job_name, args.hyperparameters
+        config = args.experiment_config or job.experiment_config
         name, job_dir = self._reserve(job, job_name)
         created = time.time()
         try:
@@ -467,6 +466,12 @@ class LocalBackend(Backend):
         created_before: datetime | None = None,
         max_results: int = 100,
     ) -> list[JobDescription]:
+        check_list_arguments(
+            name_contains=name_contains,
+            created_after=created_after,
+            created_before=created_before,
+            max_results=max_results,
+        )
         for row in self.workspace.query("SELECT name FROM jobs_training WHERE finalized = 0"):
             with contextlib.suppress(NotFoundError):
                 self._sync(row["name"])

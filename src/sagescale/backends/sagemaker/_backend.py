@@ -11,7 +11,14 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from sagescale._botocore import validate_request
-from sagescale.backends._base import Backend, JobDescription, JobStatus, MetricPoint
+from sagescale.backends._base import (
+    Backend,
+    JobDescription,
+    JobStatus,
+    MetricPoint,
+    check_list_arguments,
+    check_submit_arguments,
+)
 from sagescale.backends.sagemaker._aws import AwsContext, env_bucket, env_role
 from sagescale.backends.sagemaker._describe import from_describe, from_summary
 from sagescale.backends.sagemaker._logs import LogCursor, metrics_from_lines
@@ -200,8 +207,15 @@ class SageMakerBackend(TuningMixin, Backend):
         tuning_job_name: str | None = None,
     ) -> str:
         """Pack and upload the source and local inputs, then ``CreateTrainingJob``."""
-        name = self._job_name(job, job_name)
-        job = self._prepare(job, hyperparameters, experiment_config)
+        args = check_submit_arguments(
+            job,
+            job_name=job_name,
+            hyperparameters=hyperparameters,
+            experiment_config=experiment_config,
+            tuning_job_name=tuning_job_name,
+        )
+        name = self._job_name(job, args.job_name)
+        job = self._prepare(job, args.hyperparameters, args.experiment_config)
         request, plan = self.render(job, name)
         if tuning_job_name is not None:
             request.setdefault("Tags", []).append(
@@ -289,6 +303,12 @@ class SageMakerBackend(TuningMixin, Backend):
         max_results: int = 100,
     ) -> list[JobDescription]:
         """``ListTrainingJobs``, newest first."""
+        check_list_arguments(
+            name_contains=name_contains,
+            created_after=created_after,
+            created_before=created_before,
+            max_results=max_results,
+        )
         request: dict[str, Any] = {"SortBy": "CreationTime", "SortOrder": "Descending"}
         if status is not None:
             request["StatusEquals"] = _status(status)
