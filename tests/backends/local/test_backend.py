@@ -307,3 +307,52 @@ def test_metrics_polled_from_threads_are_counted_once(workspace: Path, tmp_path:
         thread.join(timeout=120)
     assert not errors
     assert [p.value for p in backend.metrics(name, ["loss"])] == [float(i) for i in range(20)]
+
+
+def test_a_completed_job_goes_through_every_secondary_status(
+    backend: LocalBackend, tmp_path: Path
+) -> None:
+    job = TrainingJob(entry_point="train.py", source_dir=str(_src(tmp_path, train="print(1)\n")))
+    desc = backend.wait(backend.submit(job), timeout=60)
+    assert desc.status is JobStatus.COMPLETED and desc.secondary_status == "Completed"
+    statuses = [t.status for t in desc.transitions]
+    assert statuses == ["Starting", "Downloading", "Training", "Uploading", "Completed"]
+    assert all(t.end_time is not None and t.end_time >= t.start_time for t in desc.transitions)
+    assert desc.exit_code == 0 and desc.extra["exit_codes"] == {"algo-1": 0}
+    assert desc.start_time is not None and desc.end_time is not None
+    assert desc.start_time <= desc.transitions[0].start_time <= desc.end_time
+
+
+RENDEZVOUS = """\
+import os, pathlib, sys, time
+here, other = sys.argv[sys.argv.index("--me") + 1], sys.argv[sys.argv.index("--other") + 1]
+folder = pathlib.Path(os.environ["MEETING_POINT"])
+(folder / here).write_text("started")
+deadline = time.monotonic() + 60
+while not (folder / other).exists():
+    if time.monotonic() > deadline:
+        sys.exit(f"{other} never ran at the same time as {here}")
+    time.sleep(0.05)
+"""
+
+
+def test_several_jobs_run_at_once(backend: LocalBackend, tmp_path: Path) -> None:
+    """Each job waits for the other to start: both complete only if they overlap."""
+    meeting = tmp_path / "meeting"
+    meeting.mkdir()
+    src = _src(tmp_path, meet=RENDEZVOUS)
+    names = [
+        backend.submit(
+            TrainingJob(
+                entry_point="meet.py",
+                source_dir=str(src),
+                hyperparameters={"me": me, "other": other},
+                environment={"MEETING_POINT": str(meeting)},
+            )
+        )
+        for me, other in (("a", "b"), ("b", "a"))
+    ]
+    for name in names:
+        desc = backend.wait(name, timeout=90)
+        assert desc.status is JobStatus.COMPLETED, desc.failure_reason
+    assert sorted(p.name for p in meeting.iterdir()) == ["a", "b"]
