@@ -307,6 +307,23 @@ def test_bayesian_without_torch_names_the_extra(
     tuner = make_tuner(hyperparameter_ranges=X, max_jobs=2)
     with pytest.raises(MissingExtraError, match=r"pip install 'sagescale\[torch\]'"):
         tuner.fit()
+    assert tuner.store.all() == []  # rejected before a tuning job was recorded
+
+
+def test_hyperband_without_max_epochs_is_rejected_before_anything_runs(
+    make_tuner: Make, backend: ThreadBackend
+) -> None:
+    job = TrainingJob(entry_point="lin.py", framework="pytorch", hyperparameters={"lr": 0.1})
+    tuner = make_tuner(
+        training_job=job,
+        strategy="Hyperband",
+        hyperparameter_ranges={"y": ContinuousParameter(min_value=0.0, max_value=1.0)},
+        max_jobs=3,
+    )
+    with pytest.raises(SpecError, match=r"hyperband\.max_resource.*epochs=None") as info:
+        tuner.fit()
+    assert info.value.field == "hyperband.max_resource"
+    assert tuner.store.all() == [] and backend.submitted == []
 
 
 def test_max_runtime_ends_the_tuning_job(make_tuner: Make, backend: ThreadBackend) -> None:

@@ -20,8 +20,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
+from sagescale._imports import optional_import
 from sagescale.backends import Backend, JobDescription, MetricPoint
-from sagescale.errors import BackendError, NotFoundError, TuningError
+from sagescale.errors import BackendError, NotFoundError, SpecError, TuningError
 from sagescale.specs import MetricDefinition, TrainingJob, TuningJob
 from sagescale.tuning._criteria import completion_reason
 from sagescale.tuning._search import Searcher, Suggestion
@@ -30,7 +31,13 @@ from sagescale.tuning._store import TuningStore
 from sagescale.tuning._track import track_tuning_job
 from sagescale.tuning._warm import apply_warm_start
 
-__all__ = ["EPOCHS_HYPERPARAMETER", "TuningRunner", "curve_from_points", "max_failed_jobs"]
+__all__ = [
+    "EPOCHS_HYPERPARAMETER",
+    "TuningRunner",
+    "check_runnable",
+    "curve_from_points",
+    "max_failed_jobs",
+]
 
 EPOCHS_HYPERPARAMETER = "epochs"
 MAX_JOBS_REACHED = "MaxNumberOfTrainingJobsReached"
@@ -45,6 +52,28 @@ def max_failed_jobs(max_jobs: int) -> int:
 
 def _now() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def check_runnable(spec: TuningJob) -> None:
+    """What the local search loop needs, checked before a tuning job is recorded: the torch
+    extra for ``Bayesian`` (:class:`MissingExtraError`), and for ``Hyperband`` a maximum
+    number of epochs for every definition (:class:`SpecError`)."""
+    if spec.strategy == "Bayesian":
+        optional_import("torch", purpose="strategy Bayesian (Gaussian-process sampler)")
+    if spec.strategy != "Hyperband" or spec.hyperband is not None:
+        return
+    for definition, algorithm in spec.definitions().items():
+        value = algorithm.training_job.hyperparameters.get(EPOCHS_HYPERPARAMETER)
+        try:
+            int(value)  # type: ignore[arg-type]
+        except (ValueError, TypeError):
+            where = "the training job" if definition is None else f"definition {definition!r}"
+            raise SpecError(
+                f"strategy Hyperband needs hyperband.max_resource, or an integer 'epochs' "
+                f"hyperparameter in {where} (it has epochs={value!r})",
+                field="hyperband.max_resource",
+                value=value,
+            ) from None
 
 
 def curve_from_points(points: Sequence[MetricPoint]) -> dict[int, float]:

@@ -25,7 +25,7 @@ from sagescale.specs import (
 )
 from sagescale.tuning._analytics import TuningJobAnalytics
 from sagescale.tuning._lock import TuningLock
-from sagescale.tuning._runner import TuningRunner, best_of, curve_from_points
+from sagescale.tuning._runner import TuningRunner, best_of, check_runnable, curve_from_points
 from sagescale.tuning._service import TrainingJobSummary, TuningJobDescription, TuningService
 from sagescale.tuning._store import TuningStore
 from sagescale.tuning._warm import check_parents
@@ -262,6 +262,7 @@ class HyperparameterTuner:
         channels = _inputs(inputs)
         service = self._service()
         if service is None:
+            check_runnable(self.spec)
             check_parents(self.spec, self.store)
         desc = TuningJobDescription(
             name=name,
