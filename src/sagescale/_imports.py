@@ -9,6 +9,7 @@ from sagescale.errors import MissingExtraError
 
 _EXTRA_OF = {
     "torch": "torch",
+    "scipy": "torch",  # optuna's Gaussian-process sampler needs it with torch
     "mlflow": "mlflow",
     "matplotlib": "plot",
     "sagemaker": "sagemaker",

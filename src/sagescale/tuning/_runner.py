@@ -60,6 +60,7 @@ def check_runnable(spec: TuningJob) -> None:
     number of epochs for every definition (:class:`SpecError`)."""
     if spec.strategy == "Bayesian":
         optional_import("torch", purpose="strategy Bayesian (Gaussian-process sampler)")
+        optional_import("scipy", purpose="strategy Bayesian (Gaussian-process sampler)")
     if spec.strategy != "Hyperband" or spec.hyperband is not None:
         return
     for definition, algorithm in spec.definitions().items():

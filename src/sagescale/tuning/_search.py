@@ -68,6 +68,7 @@ def _key(definition: str | None, values: Mapping[str, Any]) -> str:
 
 def _bayesian_sampler(seed: int | None, startup: int) -> BaseSampler:
     optional_import("torch", purpose="strategy Bayesian (Gaussian-process sampler)")
+    optional_import("scipy", purpose="strategy Bayesian (Gaussian-process sampler)")
     return optuna.samplers.GPSampler(
         seed=seed, n_startup_trials=startup, warn_independent_sampling=False
     )
