@@ -219,6 +219,30 @@ def test_max_retry_attempts_restarts_a_failed_job(backend: LocalBackend, tmp_pat
     assert "second attempt works" in backend.logs(name)
 
 
+STALE_FAILURE = """\
+import os, sys
+marker = os.path.join(os.environ["SAGESCALE_CHECKPOINT_DIR"], "tried")
+if not os.path.exists(marker):
+    open(marker, "w").write("1")
+    open(os.path.join(os.environ["SM_OUTPUT_DIR"], "failure"), "w").write("first attempt")
+    sys.exit(1)
+sys.exit("second attempt fails differently")
+"""
+
+
+def test_a_retry_does_not_report_the_earlier_attempts_failure_file(
+    backend: LocalBackend, tmp_path: Path
+) -> None:
+    name = backend.submit(_job(tmp_path, STALE_FAILURE, max_retry_attempts=1))
+    desc = backend.wait(name, timeout=60)
+    assert desc.status is JobStatus.FAILED and desc.attempts == 2
+    assert desc.failure_reason is not None
+    assert "second attempt fails differently" in desc.failure_reason
+    assert "first attempt" not in desc.failure_reason.replace("second attempt", "")
+    restarts = [t.message for t in desc.transitions if t.status == "Restarting"]
+    assert restarts == ["Retrying after: first attempt"]
+
+
 def test_without_retries_a_failure_is_final(backend: LocalBackend, tmp_path: Path) -> None:
     desc = backend.wait(backend.submit(_job(tmp_path, FLAKY)), timeout=60)
     assert desc.status is JobStatus.FAILED and desc.attempts == 1

@@ -90,6 +90,42 @@ def test_unreadable_source_dir(backend: LocalBackend, src: Path) -> None:  # pra
     _nothing_left(backend)
 
 
+def test_unreadable_source_dir_even_as_root(
+    backend: LocalBackend, src: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Root reads every directory, so the access check is answered as for another user."""
+    from sagescale.backends.local import _plan
+
+    real = os.access
+    monkeypatch.setattr(
+        _plan.os, "access", lambda path, mode: Path(path) != src and real(path, mode)
+    )
+    with pytest.raises(SpecError, match="readable directory") as info:
+        backend.submit(_job(src))
+    assert info.value.field == "source_dir"
+    _nothing_left(backend)
+
+
+def test_model_uri_and_output_path_are_checked_at_submit(
+    backend: LocalBackend, src: Path, tmp_path: Path
+) -> None:
+    not_a_tar = tmp_path / "model.pt"
+    not_a_tar.write_bytes(b"plain weights, not an archive")
+    a_file = tmp_path / "out.txt"
+    a_file.write_text("x")
+    for options, field, rule in (
+        ({"model_uri": str(not_a_tar)}, "model_uri", "tar archive"),
+        ({"model_uri": "gs://bucket/model.tar.gz"}, "model_uri", "s3://"),
+        ({"model_uri": str(tmp_path / "missing.tar.gz")}, "model_uri", "no such file"),
+        ({"output_path": str(a_file)}, "output_path", "must be a folder"),
+    ):
+        with pytest.raises(SpecError, match=rule) as info:
+            backend.submit(_job(src, **options))
+        assert info.value.field == field
+        assert info.value.value == options[field]
+    _nothing_left(backend)
+
+
 @pytest.mark.parametrize(
     ("options", "field"),
     [

@@ -12,6 +12,7 @@ import os
 import shutil
 import stat
 import sys
+import tarfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -116,17 +117,41 @@ def check_inputs(job: TrainingJob) -> None:
     for name, channel in job.channels().items():
         _check_channel(name, channel)
     if job.model_uri is not None:
-        path = _local_path(job.model_uri)
-        if path is not None and not path.exists():
-            raise SpecError(
-                f"model_uri = {job.model_uri!r}: no such file",
-                field="model_uri",
-                value=job.model_uri,
-            )
+        _check_model_uri(job.model_uri)
     if job.output_path is not None:
         _check_uri("output_path", job.output_path)
+        path = _local_path(job.output_path)
+        if path is not None and path.exists() and not path.is_dir():
+            raise SpecError(
+                f"output_path = {job.output_path!r}: is a file, must be a folder (or not exist)",
+                field="output_path",
+                value=job.output_path,
+            )
     if job.distribution is not None and importlib.util.find_spec("torch") is None:
         raise MissingExtraError("torch", "torch", "a distributed local job (torchrun)")
+
+
+def _check_model_uri(uri: str) -> None:
+    """A local ``model_uri`` is a folder or a tar archive (``model.tar.gz``)."""
+    _check_uri("model_uri", uri)
+    path = _local_path(uri)
+    if path is None:
+        return
+    if not path.exists():
+        raise SpecError(f"model_uri = {uri!r}: no such file", field="model_uri", value=uri)
+    if path.is_file() and not _is_tar(path):
+        raise SpecError(
+            f"model_uri = {uri!r}: must be a tar archive (model.tar.gz) or a folder",
+            field="model_uri",
+            value=uri,
+        )
+
+
+def _is_tar(path: Path) -> bool:
+    try:
+        return tarfile.is_tarfile(path)
+    except OSError:
+        return False
 
 
 def _check_channel(name: str, channel: Channel) -> None:

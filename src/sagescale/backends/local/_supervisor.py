@@ -249,6 +249,8 @@ class Supervisor:
         self.port = port = int(self.plan.get("master_port") or (free_port() if distributed else 0))
         started = time.monotonic()
         procs: list[HostProcess] = []
+        # a fresh container per attempt: an earlier attempt's failure file is not this one's
+        Path(self.plan["failure_file"]).unlink(missing_ok=True)
         try:
             for host in self.plan["hosts"]:
                 procs.append(self.launch(host, port))
