@@ -356,3 +356,15 @@ def test_several_jobs_run_at_once(backend: LocalBackend, tmp_path: Path) -> None
         desc = backend.wait(name, timeout=90)
         assert desc.status is JobStatus.COMPLETED, desc.failure_reason
     assert sorted(p.name for p in meeting.iterdir()) == ["a", "b"]
+
+
+def test_session_setting_for_local_processes_per_host(workspace: Path) -> None:
+    from sagescale import Session
+    from sagescale.errors import SpecError
+
+    session = Session("local", workspace=workspace, processes_per_host=3)
+    assert isinstance(session.backend, LocalBackend)
+    assert session.backend.processes_per_host == 3
+    with pytest.raises(SpecError) as info:
+        Session("local", workspace=workspace, processes_per_host=0)
+    assert info.value.field == "processes_per_host"
