@@ -117,6 +117,7 @@ CASES: list[tuple[dict[str, Any], list[str]]] = [
         {"Filters": [_f("CreationTime", "GreaterThan", "2000-01-01T00:00:00")]},
         ["tc-0", "tc-1", "tc-2"],
     ),
+    ({"Filters": [_f("CreationTime", "LessThan", "2000-01-01T00:00:00")]}, []),
     (
         {
             "Operator": "Or",
@@ -161,6 +162,10 @@ def test_values_are_bound_never_pasted(store: SQLiteStore) -> None:
         ({"Operator": "Xor"}, "'And' or 'Or'"),
         ({"NestedFilters": []}, "unsupported keys"),
         ({"Filters": [_f("StartTime", "GreaterThan", "yesterday")]}, "ISO 8601"),
+        ({"Filters": 5}, "Filters=5 must be a list"),
+        ({"Filters": "Parameters.lr"}, "must be a list"),
+        ({"Filters": [5]}, "filter 5 must be a mapping"),
+        ({"SubExpressions": 3}, "SubExpressions=3 must be a list"),
     ],
 )
 def test_bad_expressions_are_rejected(

@@ -99,9 +99,26 @@ def parse_expression(expr: Mapping[str, Any]) -> Expression:
         raise SpecError(
             f"search_expression.Operator={conj!r} must be 'And' or 'Or'", field="Operator"
         )
-    filters = tuple(_parse_filter(f) for f in expr.get("Filters", ()))
-    subs = tuple(parse_expression(e) for e in expr.get("SubExpressions", ()))
+    filters = tuple(_parse_filter(_filter_mapping(f)) for f in _list(expr, "Filters"))
+    subs = tuple(parse_expression(e) for e in _list(expr, "SubExpressions"))
     return Expression(filters, subs, conj)
+
+
+def _list(expr: Mapping[str, Any], key: str) -> Sequence[Any]:
+    items = expr.get(key, ())
+    if isinstance(items, str | bytes | Mapping) or not isinstance(items, Sequence):
+        raise SpecError(f"search_expression.{key}={items!r} must be a list", field=key, value=items)
+    return items
+
+
+def _filter_mapping(f: object) -> Mapping[str, Any]:
+    if not isinstance(f, Mapping):
+        raise SpecError(
+            f"filter {f!r} must be a mapping with Name, Operator and Value",
+            field="Filters",
+            value=f,
+        )
+    return f
 
 
 def _parse_filter(f: Mapping[str, Any]) -> Filter:
