@@ -67,3 +67,6 @@ def test_no_mixed_precision_and_env(monkeypatch: pytest.MonkeyPatch) -> None:
         assert model(torch.ones(1, 2)).dtype == torch.bfloat16
     with pytest.raises(SpecError, match="mixed_precision='fp8'"):
         MixedPrecision("fp8")
+    with pytest.raises(SpecError, match="device='tpu'") as info:
+        MixedPrecision("fp16", "tpu")
+    assert info.value.field == "device"

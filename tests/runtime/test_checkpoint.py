@@ -58,6 +58,19 @@ def test_bad_arguments(tmp_path: Path) -> None:
         save_checkpoint({}, step=-1, directory=tmp_path)
     with pytest.raises(SpecError, match="keep=0"):
         save_checkpoint({}, step=1, directory=tmp_path, keep=0)
+    with pytest.raises(SpecError, match="keep='2'") as info:
+        save_checkpoint({}, step=1, directory=tmp_path, keep="2")  # type: ignore[arg-type]
+    assert info.value.field == "keep"
+    with pytest.raises(SpecError, match="must be a mapping") as info:
+        save_checkpoint("weights", step=1, directory=tmp_path)  # type: ignore[arg-type]
+    assert info.value.field == "state"
+    a_file = tmp_path / "a-file"
+    a_file.write_text("x")
+    with pytest.raises(SpecError, match="is a file") as info:
+        save_checkpoint({}, step=1, directory=a_file)
+    assert info.value.field == "directory"
+    assert load_latest_checkpoint(a_file) is None
+    assert not any(p.name.startswith("checkpoint-") for p in tmp_path.iterdir())
 
 
 # -- interrupted and resumed run ---------------------------------------------------------

@@ -45,6 +45,15 @@ def group_of_one(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     dist.destroy_process_group()
 
 
+@pytest.mark.parametrize("value", ["ten", "0", "-5"])
+def test_bad_timeout_variable(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv("SAGESCALE_DIST_TIMEOUT_S", value)
+    with pytest.raises(SpecError, match="SAGESCALE_DIST_TIMEOUT_S") as info:
+        dist.init_process_group()
+    assert info.value.value == value
+    assert not dist.is_initialized()
+
+
 def test_group_of_one_without_torchrun(group_of_one: None) -> None:
     assert dist.is_initialized()
     assert (dist.get_rank(), dist.get_world_size(), dist.get_local_rank()) == (0, 1, 0)

@@ -71,6 +71,9 @@ def test_step_errors(one_process: None) -> None:
 def test_layout_errors(one_process: None) -> None:
     with pytest.raises(SpecError, match="divisible by partitions"):
         smp.init({"partitions": 2})
+    with pytest.raises(SpecError, match="must be a mapping") as info:
+        smp.init("partitions=2")  # type: ignore[arg-type]
+    assert info.value.field == "config"
 
 
 def test_save_and_load_partial(one_process: None, tmp_path: Any) -> None:

@@ -66,6 +66,10 @@ def test_job_name_given_to_render_is_checked() -> None:
     assert info.value.field == "job_name"
     assert info.value.value == "bad_name"
     assert "1-63 characters" in str(info.value)
+    for name in (123, None):
+        with pytest.raises(SpecError, match="must be a string") as info:
+            job.to_request(job_name=name)  # type: ignore[arg-type]
+        assert (info.value.field, info.value.value) == ("job_name", name)
 
 
 def test_tuning_job_names_are_32_characters() -> None:

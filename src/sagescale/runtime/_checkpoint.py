@@ -133,10 +133,21 @@ def save_checkpoint(
     """
     if isinstance(step, bool) or not isinstance(step, int) or step < 0:
         raise SpecError(f"step={step!r}: must be a non-negative integer", field="step", value=step)
-    if keep < 1:
-        raise SpecError(f"keep={keep!r}: must be at least 1", field="keep", value=keep)
+    if isinstance(keep, bool) or not isinstance(keep, int) or keep < 1:
+        raise SpecError(f"keep={keep!r}: must be an integer >= 1", field="keep", value=keep)
+    if not isinstance(state, Mapping):
+        raise SpecError(
+            f"state={type(state).__name__}: must be a mapping (model/optimizer state dicts...)",
+            field="state",
+            value=type(state).__name__,
+        )
+    root = _directory(directory)
+    if root.exists() and not root.is_dir():
+        raise SpecError(
+            f"directory={str(root)!r}: is a file, must be a folder", field="directory", value=root
+        )
     layout = _layout()
-    folder = _directory(directory) / f"checkpoint-{step:010d}"
+    folder = root / f"checkpoint-{step:010d}"
     if layout.writes_shard:
         _atomic_save(dict(state), folder / f"{layout.shard}.pt")
     if include_rng:

@@ -50,7 +50,14 @@ class MixedPrecision:
         init_scale: float = 2.0**16,
     ) -> None:
         self.mode = resolve_mode(mode)
-        self.device_type = torch.device(device).type
+        try:
+            self.device_type = torch.device(device).type
+        except (RuntimeError, TypeError):
+            raise SpecError(
+                f"device={device!r}: not a torch device (cpu, cuda, cuda:0...)",
+                field="device",
+                value=device,
+            ) from None
         self.dtype: torch.dtype | None = _DTYPES.get(self.mode) if self.mode else None
         self.scaler: torch.amp.GradScaler | None = None
         if self.mode == "fp16":

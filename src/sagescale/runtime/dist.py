@@ -127,7 +127,20 @@ def destroy_process_group() -> None:
 
 def _env_timeout() -> datetime.timedelta:
     seconds = os.environ.get("SAGESCALE_DIST_TIMEOUT_S")
-    return datetime.timedelta(seconds=float(seconds)) if seconds else DEFAULT_TIMEOUT
+    if not seconds:
+        return DEFAULT_TIMEOUT
+    try:
+        value = float(seconds)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise SpecError(
+            f"environment variable SAGESCALE_DIST_TIMEOUT_S={seconds!r}: must be a positive "
+            "number of seconds",
+            field="SAGESCALE_DIST_TIMEOUT_S",
+            value=seconds,
+        )
+    return datetime.timedelta(seconds=value)
 
 
 def get_rank() -> int:

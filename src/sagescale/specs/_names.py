@@ -47,6 +47,8 @@ def check_experiment_name(value: str) -> str:
 
 def checked_name(check: Callable[[str], str], value: str, field: str) -> str:
     """``check(value)``, its ``ValueError`` raised as a :class:`SpecError` naming ``field``."""
+    if not isinstance(value, str):
+        raise SpecError(f"{field} = {value!r}: must be a string", field=field, value=value)
     try:
         return check(value)
     except ValueError as exc:

@@ -128,6 +128,12 @@ def initialize(config: Mapping[str, Any] | None = None) -> Mesh:
     """Join the process group and build the mesh from the job's ``mp_parameters``
     (``config`` overrides single keys, like ``smp.init(config)``)."""
     global current
+    if config is not None and not isinstance(config, Mapping):
+        raise SpecError(
+            f"smp.init(config={config!r}): must be a mapping of mp_parameters",
+            field="config",
+            value=config,
+        )
     env = load_env()
     params = dict(env.model_parallel.raw) if env.model_parallel else {}
     params.update(config or {})
