@@ -154,3 +154,26 @@ def test_any_file_text_loads_or_is_a_spec_error(text: str, tmp_path: Path) -> No
         load_spec(path)
     except SpecError as err:
         assert err.field
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.binary(max_size=80))
+def test_any_file_bytes_load_or_are_a_spec_error(data: bytes, tmp_path: Path) -> None:
+    """Binary files (not UTF-8) too: never a UnicodeDecodeError."""
+    for suffix in (".yaml", ".json"):
+        path = tmp_path / f"spec{suffix}"
+        path.write_bytes(data)
+        try:
+            load_spec(path)
+        except SpecError as err:
+            assert err.field
+
+
+def test_a_binary_file_names_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "model.yaml"
+    path.write_bytes(b"\xff\xfe\x00 weights")
+    with pytest.raises(SpecError, match="not a UTF-8 text file") as info:
+        load_spec(path)
+    assert info.value.field == str(path)

@@ -24,9 +24,13 @@ _DUMPER: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 def _read(path: str | Path) -> dict[str, Any]:
     file = Path(path)
     try:
-        text = file.read_text()
+        text = file.read_text(encoding="utf-8")
     except OSError as exc:
         raise SpecError(f"cannot read spec file {file}: {exc.strerror}", field=str(file)) from None
+    except UnicodeDecodeError as exc:
+        raise SpecError(
+            f"{file} is not a UTF-8 text file (byte {exc.start}: {exc.reason})", field=str(file)
+        ) from None
     try:
         data = json.loads(text) if file.suffix == ".json" else yaml.load(text, Loader=_LOADER)
     except (yaml.YAMLError, json.JSONDecodeError) as exc:
