@@ -175,6 +175,24 @@ def test_bad_expressions_are_rejected(
         search_trial_components(store, search_expression=expression)
 
 
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"sort_by": 5}, "sort_by"),
+        ({"sort_order": "Up"}, "sort_order"),
+        ({"parameter_names": "lr"}, "parameter_names"),
+        ({"metric_names": [1]}, "metric_names"),
+        ({"output_artifact_names": 3}, "output_artifact_names"),
+    ],
+)
+def test_bad_analytics_arguments_are_rejected(
+    store: SQLiteStore, kwargs: dict[str, Any], field: str
+) -> None:
+    with pytest.raises(SpecError) as info:
+        ExperimentAnalytics("exp", store=store, **kwargs)
+    assert info.value.field == field and field in str(info.value)
+
+
 def test_search_without_experiment(store: SQLiteStore) -> None:
     df = ExperimentAnalytics(
         search_expression={"Filters": [_f("Tags.stage", "Exists")]}, store=store

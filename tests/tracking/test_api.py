@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -102,7 +103,34 @@ def test_bad_values_are_rejected(workspace: Path, tmp_path: Path) -> None:
         tracker.log_metric("loss", 1.0, timestamp="now")  # type: ignore[arg-type]
     with pytest.raises(SpecError, match="existing file"):
         tracker.log_artifact(tmp_path / "missing.txt")
+    for name in ("", 3):
+        with pytest.raises(SpecError, match="metric name must be a non-empty string"):
+            tracker.log_metric(name, 1.0)  # type: ignore[arg-type]
+    with pytest.raises(SpecError, match="must be a mapping of names to values"):
+        tracker.log_parameters([("lr", 0.1)])  # type: ignore[arg-type]
     tracker.close()
+    assert TrialComponent.load("bad-values").metrics == {}  # nothing bad was stored
+
+
+@pytest.mark.parametrize(
+    ("create", "field"),
+    [
+        (lambda: Experiment.create("e", tags=[("a", "b")]), "tags"),
+        (lambda: Experiment.create("e", tags={"a": 5}), "tags"),
+        (lambda: Experiment.create("e", description=5), "description"),
+        (lambda: Trial.create("t", experiment_name="e", display_name=5), "display_name"),
+        (lambda: TrialComponent.create("c", tags={"": "x"}), "tags"),
+        (lambda: Tracker.create(display_name=5), "display_name"),
+        (lambda: Run(experiment_name="e", run_name="r", tags={"a": None}), "tags"),
+    ],
+)
+def test_bad_descriptive_fields_are_rejected_before_anything_is_stored(
+    workspace: Path, create: Any, field: str
+) -> None:
+    with pytest.raises(SpecError) as info:
+        create()
+    assert info.value.field == field and f"{field}=" in str(info.value)
+    assert Experiment.list() == []
 
 
 def test_tracker_load_outside_a_job(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:

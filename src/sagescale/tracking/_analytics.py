@@ -35,6 +35,16 @@ def search_trial_components(
     return store.search_trial_components(search_expression, experiment_name=experiment_name)
 
 
+def _check_names(field: str, names: object) -> None:
+    """``None`` or a list of strings (a bare string would be read letter by letter)."""
+    if names is None:
+        return
+    if isinstance(names, str) or not isinstance(names, Sequence):
+        raise SpecError(f"{field}={names!r} must be a list of names", field=field, value=names)
+    if not all(isinstance(n, str) for n in names):
+        raise SpecError(f"{field}={names!r} must hold strings only", field=field, value=names)
+
+
 class ExperimentAnalytics:
     """``ExperimentAnalytics(experiment_name=...).dataframe()``, as in the SageMaker SDK.
 
@@ -61,6 +71,15 @@ class ExperimentAnalytics:
                 "ExperimentAnalytics needs experiment_name or search_expression",
                 field="experiment_name",
             )
+        if sort_by is not None and not isinstance(sort_by, str):
+            raise SpecError(f"sort_by={sort_by!r} must be a string", field="sort_by", value=sort_by)
+        for field, names in (
+            ("parameter_names", parameter_names),
+            ("metric_names", metric_names),
+            ("input_artifact_names", input_artifact_names),
+            ("output_artifact_names", output_artifact_names),
+        ):
+            _check_names(field, names)
         if sort_order is not None and sort_order not in _SORT_ORDERS:
             raise SpecError(
                 f"sort_order={sort_order!r} must be one of {_SORT_ORDERS}", field="sort_order"

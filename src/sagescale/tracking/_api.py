@@ -55,6 +55,30 @@ def _store(store: ExperimentStore | str | None) -> ExperimentStore:
     return get_store(store)
 
 
+def _check_text(value: object, field: str) -> None:
+    """``None`` or a string (display names, descriptions)."""
+    if value is not None and not isinstance(value, str):
+        raise SpecError(
+            f"{field}={value!r} must be a string, not {type(value).__name__}",
+            field=field,
+            value=value,
+        )
+
+
+def _check_tags(tags: object) -> None:
+    """``None`` or a mapping of strings to strings."""
+    if tags is None:
+        return
+    if not isinstance(tags, Mapping) or not all(
+        isinstance(k, str) and k and isinstance(v, str) for k, v in tags.items()
+    ):
+        raise SpecError(
+            f"tags={tags!r} must be a mapping of non-empty string keys to string values",
+            field="tags",
+            value=tags,
+        )
+
+
 def _now() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -86,6 +110,9 @@ class Experiment:
         store: ExperimentStore | str | None = None,
     ) -> Experiment:
         check_name(experiment_name, field="experiment_name")
+        _check_text(display_name, "display_name")
+        _check_text(description, "description")
+        _check_tags(tags)
         s = _store(store)
         record = s.create_experiment(
             experiment_name, display_name=display_name, description=description, tags=tags
@@ -143,6 +170,8 @@ class Trial:
         name = trial_name if trial_name is not None else generate_name("Trial")
         check_name(name, field="trial_name")
         check_name(experiment_name, field="experiment_name")
+        _check_text(display_name, "display_name")
+        _check_tags(tags)
         s = _store(store)
         record = s.create_trial(
             name, experiment_name=experiment_name, display_name=display_name, tags=tags
@@ -200,6 +229,8 @@ class TrialComponent:
     ) -> TrialComponent:
         name = trial_component_name or generate_name("TrialComponent")
         check_name(name, field="trial_component_name")
+        _check_text(display_name, "display_name")
+        _check_tags(tags)
         s = _store(store)
         record = s.create_trial_component(
             name, display_name=display_name, trial_name=trial_name, tags=tags
@@ -347,6 +378,12 @@ class _Logger:
         self._sink.parameters({name: _check_parameter(name, value)})
 
     def log_parameters(self, parameters: Mapping[str, ParameterValue]) -> None:
+        if not isinstance(parameters, Mapping):
+            raise SpecError(
+                f"parameters={parameters!r} must be a mapping of names to values",
+                field="parameters",
+                value=parameters,
+            )
         self._sink.parameters({k: _check_parameter(k, v) for k, v in parameters.items()})
 
     def log_metric(
@@ -357,6 +394,10 @@ class _Logger:
         timestamp: float | datetime | None = None,
     ) -> None:
         """Record one point (buffered in memory; a few microseconds of CPU per call)."""
+        if type(name) is not str or not name:
+            raise SpecError(
+                f"metric name must be a non-empty string, got {name!r}", field="name", value=name
+            )
         try:
             v = float(value)
         except (TypeError, ValueError):
@@ -416,6 +457,8 @@ class Tracker(_Logger):
         tags: Mapping[str, str] | None = None,
         store: ExperimentStore | str | None = None,
     ) -> Tracker:
+        _check_text(display_name, "display_name")
+        _check_tags(tags)
         name = trial_component_name or generate_name(display_name or "TrialComponent")
         check_name(name, field="trial_component_name")
         s = _store(store)
@@ -540,6 +583,9 @@ class Run(_Logger):
         self.experiment_name = experiment_name
         self.run_name = run_name or generate_name("Run")
         check_name(self.run_name, field="run_name")
+        _check_text(experiment_display_name, "experiment_display_name")
+        _check_text(run_display_name, "run_display_name")
+        _check_tags(tags)
         self.trial_component_name = _run_component(experiment_name, self.run_name)
         self.run_group_name = _run_group(experiment_name)
         self._owns_status = _sink is None
