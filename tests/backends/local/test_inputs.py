@@ -245,6 +245,20 @@ def test_unsafe_model_archives_fail_the_job(
     assert "Training" not in [t.status for t in desc.transitions]
 
 
+def test_a_long_failure_reason_is_cut_to_1024_characters(
+    backend: LocalBackend, src: Path, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    model = _tar(tmp_path / "long.tar.gz", {"../" + "x" * 2000: b"x"})
+    name = backend.submit(_job(src, inputs={"train": str(data)}, model_uri=str(model)))
+    desc = backend.wait(name, timeout=60)
+    assert desc.status is JobStatus.FAILED
+    assert desc.failure_reason is not None
+    assert desc.failure_reason.startswith("ClientError: unsafe path in model archive")
+    assert len(desc.failure_reason) == 1024
+
+
 # -- s3:// on moto's server ------
 @pytest.fixture
 def s3(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Any:

@@ -353,8 +353,8 @@ class Supervisor:
             if status == "Completed":
                 status, secondary = "Failed", "Failed"
                 outcome.reason = f"ClientError: uploading the job's output failed: {exc}"
-        if status != "Completed":
-            fields["failure_reason"] = outcome.reason or None
+        if status != "Completed":  # SageMaker's FailureReason holds at most 1024 characters
+            fields["failure_reason"] = (outcome.reason or "")[:FAILURE_REASON_MAX] or None
         self.state.finish(status, secondary, **fields)
 
 
