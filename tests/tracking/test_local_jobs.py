@@ -58,6 +58,13 @@ def test_a_local_job_is_tracked_end_to_end(workspace: Path, tmp_path: Path) -> N
     assert tc.parameters["seed"] == 7.0 and tc.parameters["lr"] == "0.1"
     assert tc.parameters["SageScale.EnvironmentNames"] == "API_TOKEN"
     assert "s3cr3t" not in repr(tc)  # environment values are never recorded
+    tables = store.workspace.query(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'tracking_%'"
+    )
+    assert len(tables) >= 5
+    for (table,) in tables:  # nowhere in the experiment store
+        rows = store.workspace.query(f"SELECT * FROM {table}")
+        assert not any("s3cr3t" in str(tuple(r)) for r in rows), table
     assert "notes.txt" in tc.output_artifacts
     lineage = model_lineage(str(desc.model_artifacts), store=store)
     assert lineage.training_job_name == name
