@@ -21,6 +21,7 @@ __all__ = [
     "MetricPoint",
     "StatusTransition",
     "SubmitArguments",
+    "check_destination",
     "check_list_arguments",
     "check_submit_arguments",
 ]
@@ -263,6 +264,16 @@ def _check_experiment_config(value: object) -> ExperimentConfig | None:
             where = f"experiment_config.{exc.field}"
             raise SpecError(f"{where}: {exc}", field=where, value=exc.value) from None
     raise _bad("experiment_config", value, "must be an ExperimentConfig or a mapping")
+
+
+def check_destination(destination: object) -> Path:
+    """The folder a download goes to: a path that is not an existing file."""
+    if not isinstance(destination, str | Path):
+        raise _bad("destination", destination, "must be a folder path")
+    folder = Path(destination)
+    if folder.exists() and not folder.is_dir():
+        raise _bad("destination", str(destination), "is a file, must be a folder")
+    return folder
 
 
 def check_list_arguments(

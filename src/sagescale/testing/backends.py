@@ -228,6 +228,19 @@ class BackendConformance:
             backend_case.backend.list_jobs(**arguments)
         assert info.value.field == field
 
+    def test_download_into_a_file_is_a_spec_error(
+        self, backend_case: BackendCase, tmp_path: Path
+    ) -> None:
+        name = backend_case.name()
+        backend_case.backend.submit(backend_case.job(), job_name=name)
+        backend_case.wait(name)
+        a_file = tmp_path / "model.tar.gz"
+        a_file.write_text("not a folder")
+        with pytest.raises(SpecError) as info:
+            backend_case.backend.download_model(name, a_file)
+        assert info.value.field == "destination"
+        assert a_file.read_text() == "not a folder"
+
     def test_unknown_job_names_raise_not_found(self, backend_case: BackendCase) -> None:
         backend = backend_case.backend
         missing = backend_case.name()

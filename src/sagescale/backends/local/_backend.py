@@ -26,6 +26,7 @@ from sagescale.backends._base import (
     JobStatus,
     MetricPoint,
     StatusTransition,
+    check_destination,
     check_list_arguments,
     check_submit_arguments,
 )
@@ -560,6 +561,7 @@ class LocalBackend(Backend):
         return _store.read_points(self.workspace, job_name, names)
 
     def download_model(self, job_name: str, destination: str | Path) -> Path:
+        target_dir = check_destination(destination)
         desc = self.describe(job_name)
         if desc.model_artifacts is None:
             raise BackendError(
@@ -567,11 +569,10 @@ class LocalBackend(Backend):
                 call="download_model",
                 job_name=job_name,
             )
-        target_dir = Path(destination)
-        target_dir.mkdir(parents=True, exist_ok=True)
         target = target_dir / "model.tar.gz"
         source = desc.model_artifacts
         try:
+            target_dir.mkdir(parents=True, exist_ok=True)
             if source.startswith("s3://"):
                 import boto3
 

@@ -16,6 +16,7 @@ from sagescale.backends._base import (
     JobDescription,
     JobStatus,
     MetricPoint,
+    check_destination,
     check_list_arguments,
     check_submit_arguments,
 )
@@ -348,6 +349,7 @@ class SageMakerBackend(TuningMixin, Backend):
 
     def download_model(self, job_name: str, destination: str | Path) -> Path:
         """Download the job's ``model.tar.gz`` into the folder ``destination``."""
+        check_destination(destination)
         description = self.describe(job_name)
         if description.model_artifacts is None:
             raise BackendError(
@@ -364,11 +366,13 @@ class SageMakerBackend(TuningMixin, Backend):
         from sagescale.backends.sagemaker._aws import translate_error
 
         bucket, key = split_s3_uri(uri)
-        folder = Path(destination)
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = check_destination(destination)
         target = folder / key.rsplit("/", 1)[-1]
         try:
+            folder.mkdir(parents=True, exist_ok=True)
             self.aws.client("s3").download_file(bucket, key, str(target))
         except (ClientError, BotoCoreError) as exc:
             raise translate_error(exc, "GetObject", job_name) from exc
+        except OSError as exc:
+            raise BackendError(str(exc), call="GetObject", job_name=job_name) from exc
         return target
