@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backend", default=None, help="local (default) or sagemaker")
     parser.add_argument("--workspace", default=None)
-    parser.add_argument("--max-jobs", type=int, default=8)
+    parser.add_argument("--max-jobs", type=int, default=6)
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--strategy", default="Bayesian")
     parser.add_argument("--seed", type=int, default=7)
