@@ -312,6 +312,10 @@ class StoreConformance:
         assert rec.status == "Completed"
         assert rec.metrics["loss"].count == 2 and rec.metrics["acc"].count == 1
         assert rec.parameters[at.ENVIRONMENT_NAMES] == "HF_TOKEN,WANDB_API_KEY"
+        assert rec.parameters[at.INSTANCE_TYPE] == "ml.m5.xlarge"
+        assert rec.parameters[at.INSTANCE_COUNT] == 2
+        assert "torch_distributed" in str(rec.parameters[at.DISTRIBUTION])
+        assert rec.output_artifacts[at.MODEL_ARTIFACT].value == model
         lineage = model_lineage(model, store=s)
         assert lineage.trial_component_name == names.trial_component_name
         assert lineage.input_data == {"train": f"{data}/train"}
@@ -321,6 +325,32 @@ class StoreConformance:
             assert lineage.training_job_name == job
             assert lineage.tuning_job_name == tuning
         assert [m.model_artifact for m in models_trained_on(data, store=s)] == [model]
+
+    def test_autotrack_keeps_a_failed_job(self, store_case: StoreCase) -> None:
+        s, job = store_case.store, _uid("job")
+        names = at.record_training_job_start(
+            s,
+            job_name=job,
+            experiment_config=None,
+            base_job_name=_uid("base"),
+            hyperparameters={"lr": "0.1"},
+            instance_type="ml.m5.xlarge",
+            instance_count=1,
+            distribution=None,
+            input_channels={},
+            environment_names=[],
+        )
+        at.record_training_job_end(
+            s,
+            job_name=job,
+            status="Failed",
+            failure_reason="AlgorithmError: loss diverged",
+            metric_series={"loss": [(0, 0.5), (1, 9.0)]},
+        )
+        rec = s.describe_trial_component(names.trial_component_name)
+        assert rec.status == "Failed" and rec.status_message == "AlgorithmError: loss diverged"
+        assert rec.metrics["loss"].count == 2 and rec.metrics["loss"].max == 9.0
+        assert rec.parameters["lr"] == "0.1"
 
 
 def shared_names() -> Callable[[str], str]:
