@@ -89,7 +89,10 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
         path=out / "parallel.png",
     )
     curves = plot_objective_curves(
-        analytics.curves(), objective_name="val_loss", path=out / "curves.png"
+        analytics.curves(),
+        statuses=dict(zip(frame["TrainingJobName"], frame["TrainingJobStatus"], strict=True)),
+        objective_name="val_loss",
+        path=out / "curves.png",
     )
     report = out / "report.html"
     tuning_report_for(name, report, backend=args.backend, workspace=args.workspace)
