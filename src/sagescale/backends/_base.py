@@ -24,6 +24,7 @@ __all__ = [
     "check_destination",
     "check_list_arguments",
     "check_submit_arguments",
+    "check_timeout",
 ]
 
 #: SageMaker's limits on one hyperparameter (``HyperParameterKey`` / ``HyperParameterValue``).
@@ -264,6 +265,15 @@ def _check_experiment_config(value: object) -> ExperimentConfig | None:
             where = f"experiment_config.{exc.field}"
             raise SpecError(f"{where}: {exc}", field=where, value=exc.value) from None
     raise _bad("experiment_config", value, "must be an ExperimentConfig or a mapping")
+
+
+def check_timeout(timeout: object) -> float | None:
+    """``wait``'s ``timeout``: ``None`` or a number of seconds >= 0."""
+    if timeout is None:
+        return None
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout >= 0:
+        raise _bad("timeout", timeout, "must be a number of seconds >= 0 (or None)")
+    return float(timeout)
 
 
 def check_destination(destination: object) -> Path:

@@ -228,6 +228,17 @@ class BackendConformance:
             backend_case.backend.list_jobs(**arguments)
         assert info.value.field == field
 
+    @pytest.mark.parametrize("timeout", ["60", -1, float("nan")])
+    def test_bad_wait_timeout_is_a_spec_error(
+        self, backend_case: BackendCase, timeout: object
+    ) -> None:
+        name = backend_case.name()
+        backend_case.backend.submit(backend_case.job(), job_name=name)
+        with pytest.raises(SpecError) as info:
+            backend_case.backend.wait(name, timeout=timeout)  # type: ignore[arg-type]
+        assert info.value.field == "timeout"
+        backend_case.wait(name)
+
     def test_download_into_a_file_is_a_spec_error(
         self, backend_case: BackendCase, tmp_path: Path
     ) -> None:
@@ -338,8 +349,8 @@ class BackendConformance:
         assert backend_case.backend.list_jobs(name_contains=tag, created_before=before) == []
         later = datetime.now(timezone.utc) + timedelta(hours=1)
         assert backend_case.backend.list_jobs(name_contains=tag, created_after=later) == []
-        listed = backend_case.backend.list_jobs(name_contains=tag, created_before=later)
-        assert [d.job_name for d in listed] == [second, first]
+        earlier = backend_case.backend.list_jobs(name_contains=tag, created_before=later)
+        assert [d.job_name for d in earlier] == [second, first]
         status = backend_case.backend.describe(first).status
         same = backend_case.backend.list_jobs(name_contains=tag, status=status)
         assert first in [d.job_name for d in same]

@@ -29,6 +29,7 @@ from sagescale.backends._base import (
     check_destination,
     check_list_arguments,
     check_submit_arguments,
+    check_timeout,
 )
 from sagescale.backends.local import _plan, _store
 from sagescale.backends.local._supervisor import (
@@ -488,6 +489,7 @@ class LocalBackend(Backend):
         raise_on_failure: bool = False,
         logs: bool = False,
     ) -> JobDescription:
+        timeout = check_timeout(timeout)
         deadline = None if timeout is None else time.monotonic() + timeout
         tail = _LogTail(self.job_dir(job_name)) if logs else None
         delay = 0.01

@@ -19,6 +19,7 @@ from sagescale.backends._base import (
     check_destination,
     check_list_arguments,
     check_submit_arguments,
+    check_timeout,
 )
 from sagescale.backends.sagemaker._aws import AwsContext, env_bucket, env_role
 from sagescale.backends.sagemaker._describe import from_describe, from_summary
@@ -261,6 +262,7 @@ class SageMakerBackend(TuningMixin, Backend):
         logs: bool = False,
     ) -> JobDescription:
         """Poll until terminal, printing secondary-status transitions (and logs)."""
+        timeout = check_timeout(timeout)
         deadline = None if timeout is None else time.monotonic() + timeout
         cursor = LogCursor(self.aws, job_name) if logs else None
         shown = 0
