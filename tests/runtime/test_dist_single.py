@@ -36,6 +36,23 @@ def test_choose_backend(engine: str | None, smddp: bool, cuda: bool, expected: s
     assert dist.choose_backend(engine=engine, smddp=smddp, cuda=cuda) == expected
 
 
+@pytest.mark.parametrize(
+    ("cuda", "gpus", "local_size", "expected"),
+    [
+        (True, 8, 8, True),
+        (True, 1, 1, True),
+        (True, 1, 2, False),  # 2 local processes on a one-GPU workstation: gloo on CPU
+        (True, 0, 1, False),
+        (False, 0, 1, False),
+        (True, 2, 0, True),
+    ],
+)
+def test_cuda_only_with_a_gpu_per_local_process(
+    cuda: bool, gpus: int, local_size: int, expected: bool
+) -> None:
+    assert dist.gpus_per_process(cuda=cuda, gpus=gpus, local_size=local_size) is expected
+
+
 @pytest.fixture
 def group_of_one(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "SM_HPS"):

@@ -11,7 +11,8 @@ A script written for SageMaker's data-parallel library ports by changing its imp
 
 Backend choice in :func:`init_process_group`: ``smddp`` when ``smdistributed.dataparallel``
 is importable and the job asked for it (``sagemaker_distributed_dataparallel_enabled``),
-``nccl`` when CUDA is available, ``gloo`` otherwise.
+``nccl`` when CUDA is available with a GPU for every process on the host, ``gloo``
+otherwise (CPU, or fewer GPUs than local processes).
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ __all__ = [
     "get_local_size",
     "get_rank",
     "get_world_size",
+    "gpus_per_process",
     "init_process_group",
     "is_available",
     "is_initialized",
@@ -81,6 +83,22 @@ def choose_backend(*, engine: str | None, smddp: bool, cuda: bool) -> str:
     return "nccl" if cuda else "gloo"
 
 
+def gpus_per_process(*, cuda: bool, gpus: int, local_size: int) -> bool:
+    """Whether every process on this host gets a GPU of its own.
+
+    NCCL needs one GPU per process: with fewer GPUs than local processes (2 processes on a
+    one-GPU workstation under the local backend) the job runs on CPU with gloo instead of
+    failing with NCCL's "duplicate GPU".
+    """
+    return cuda and gpus >= max(1, local_size)
+
+
+def _cuda() -> bool:
+    available = torch.cuda.is_available()
+    count = torch.cuda.device_count() if available else 0
+    return gpus_per_process(cuda=available, gpus=count, local_size=get_local_size())
+
+
 def is_available() -> bool:
     return _dist.is_available()
 
@@ -106,7 +124,7 @@ def init_process_group(
         backend = choose_backend(
             engine=load_env().data_parallel_engine,
             smddp=smddp_available(),
-            cuda=torch.cuda.is_available(),
+            cuda=_cuda(),
         )
     if backend == "smddp":
         importlib.import_module("smdistributed.dataparallel.torch.torch_smddp")
@@ -167,8 +185,8 @@ def barrier() -> None:
 
 
 def device() -> torch.device:
-    """``cuda:<local_rank>`` (made current) when there are GPUs, else ``cpu``."""
-    if torch.cuda.is_available():
+    """``cuda:<local_rank>`` (made current) when every local process has a GPU, else ``cpu``."""
+    if _cuda():
         index = get_local_rank() % torch.cuda.device_count()
         torch.cuda.set_device(index)
         return torch.device("cuda", index)
