@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import secrets
 
+import pytest
+
+from sagescale.errors import NotFoundError, SpecError
 from sagescale.testing.stores import StoreCase
 from sagescale.tracking import MetricPoint
 from sagescale.tracking._mlflow import MLflowStore
@@ -37,3 +40,15 @@ def test_trial_is_a_parent_run_and_a_component_a_nested_run(mlflow_case: StoreCa
     assert [(m.step, m.value, m.timestamp) for m in history] == [(3, 0.5, 1_700_000_000_000)]
     # a component created outside any trial lives apart, not nested under a trial run
     assert f"assoc-{uid}" not in runs
+
+
+@pytest.mark.parametrize("name", ["a'b", "x' OR tags.`sagescale.kind` = 'trial"])
+def test_names_never_break_mlflow_filter_strings(mlflow_case: StoreCase, name: str) -> None:
+    store = mlflow_case.store
+    with pytest.raises(NotFoundError):
+        store.describe_trial_component(name)
+    with pytest.raises(NotFoundError):
+        store.describe_trial(name)
+    assert store.list_trial_components(trial_name=name) == []
+    with pytest.raises(SpecError, match="trial_component_name"):
+        store.create_trial_component(name)

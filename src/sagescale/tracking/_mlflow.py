@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from sagescale._imports import optional_import
-from sagescale.errors import NotFoundError, TrackingError
+from sagescale.errors import NotFoundError, SpecError, TrackingError
 from sagescale.tracking._model import (
     Artifact,
     ExperimentRecord,
@@ -38,6 +38,7 @@ from sagescale.tracking._model import (
     TrialRecord,
     summarize,
 )
+from sagescale.tracking._names import check_name
 from sagescale.tracking._store import ExperimentStore
 
 __all__ = ["MLflowStore"]
@@ -51,6 +52,16 @@ START, END = f"{_P}start_time", f"{_P}end_time"
 SOURCE_ARN, SOURCE_TYPE = f"{_P}source_arn", f"{_P}source_type"
 _TERMINAL = {"Completed": "FINISHED", "Failed": "FAILED", "Stopped": "KILLED"}
 _BATCH = 1000
+
+
+def _filter_safe(name: str) -> bool:
+    """Whether ``name`` follows the name pattern, so it can sit inside a filter string's quotes
+    (only such names are created here; any other name cannot exist)."""
+    try:
+        check_name(name)
+    except SpecError:
+        return False
+    return True
 
 
 def _user_tags(tags: Mapping[str, str]) -> dict[str, str]:
@@ -109,9 +120,11 @@ class MLflowStore(ExperimentStore):
             run_id = self._runs.get((kind, name))
         if run_id is not None:
             return self.client.get_run(run_id)
+        what = "trial component" if kind == "component" else kind
+        if not _filter_safe(name):
+            raise NotFoundError(f"{what} {name!r} does not exist")
         runs = list(self._search(f"tags.`{KIND}` = '{kind}' AND tags.`{NAME}` = '{name}'"))
         if not runs:
-            what = "trial component" if kind == "component" else kind
             raise NotFoundError(f"{what} {name!r} does not exist")
         with self._lock:
             self._runs[(kind, name)] = runs[0].info.run_id
@@ -176,6 +189,7 @@ class MLflowStore(ExperimentStore):
         display_name: str | None = None,
         tags: Mapping[str, str] | None = None,
     ) -> TrialRecord:
+        check_name(name, field="trial_name")
         exp = self._experiment(experiment_name)
         if self._exists("trial", name):
             raise TrackingError(f"trial {name!r} already exists")
@@ -237,6 +251,7 @@ class MLflowStore(ExperimentStore):
         source_type: str | None = None,
         tags: Mapping[str, str] | None = None,
     ) -> TrialComponentRecord:
+        check_name(name, field="trial_component_name")
         parent = None if trial_name is None else self._run("trial", trial_name)
         if self._exists("component", name):
             raise TrackingError(f"trial component {name!r} already exists")
@@ -373,7 +388,8 @@ class MLflowStore(ExperimentStore):
             )
             found = {
                 r.info.run_id: r
-                for t in trials  # names follow NAME_PATTERN: safe inside the quotes
+                for t in trials
+                if _filter_safe(t)  # names follow NAME_PATTERN: safe inside the quotes
                 for r in self._search(f"{component} AND tags.`{TRIALS}` LIKE '%\"{t}\"%'")
             }
             runs = list(found.values())
