@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import random
 import tarfile
 from pathlib import Path
@@ -144,3 +145,20 @@ def test_model_from_channel_file_and_archive(
         load_model_from_channel("model", "missing.pt")
     with pytest.raises(SpecError, match="channel 'pretrained'"):
         load_model_from_channel("pretrained")
+
+
+def test_an_unsafe_model_archive_is_a_spec_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    channel = tmp_path / "evil"
+    channel.mkdir()
+    with tarfile.open(channel / "model.tar.gz", "w:gz") as tar:
+        member = tarfile.TarInfo("../../escaped.pt")
+        member.size = 1
+        tar.addfile(member, io.BytesIO(b"x"))
+    monkeypatch.setenv("SM_CHANNELS", '["model"]')
+    monkeypatch.setenv("SM_CHANNEL_MODEL", str(channel))
+    with pytest.raises(SpecError, match="unsafe member") as info:
+        load_model_from_channel()
+    assert info.value.field == "model"
+    assert not list(tmp_path.rglob("escaped.pt"))

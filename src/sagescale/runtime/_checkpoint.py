@@ -259,13 +259,40 @@ def load_model_from_channel(
     if archives:
         search = Path(tempfile.mkdtemp(prefix="sagescale-model-"))
         for archive in archives:
-            with tarfile.open(archive) as tar:
-                tar.extractall(search, filter="data")
+            _extract(archive, search)
     return torch.load(
         _find_model_file(search, filename, channel),
         map_location=map_location,
         weights_only=weights_only,
     )
+
+
+def _extract(archive: Path, target: Path) -> None:
+    """Unpack with tarfile's ``data`` filter; on a Python without it (before 3.10.12 /
+    3.11.4, as in older deep-learning containers) refuse the same escapes by hand."""
+    with tarfile.open(archive) as tar:
+        if hasattr(tarfile, "data_filter"):
+            try:
+                tar.extractall(target, filter="data")
+            except tarfile.FilterError as exc:
+                raise SpecError(
+                    f"model archive {archive.name}: unsafe member ({exc})",
+                    field="model",
+                    value=str(exc),
+                ) from None
+            return
+        root = target.resolve()  # pragma: no cover - Pythons without extraction filters
+        for member in tar.getmembers():  # pragma: no cover
+            dest = (root / member.name).resolve()
+            link = (dest.parent / member.linkname).resolve() if member.issym() else root
+            unsafe = not (member.isfile() or member.isdir() or member.issym())
+            if unsafe or not dest.is_relative_to(root) or not link.is_relative_to(root):
+                raise SpecError(
+                    f"model archive {archive.name}: unsafe member {member.name!r}",
+                    field="model",
+                    value=member.name,
+                )
+        tar.extractall(target)  # pragma: no cover
 
 
 def _find_model_file(root: Path, filename: str | None, channel: str) -> Path:
