@@ -131,6 +131,39 @@ def test_smaller_batch_with_gradient_accumulation_when_mixed_precision_is_not_en
     assert [r.name for r in p.remedies if r.applied] == ["smaller batch"]
 
 
+def _fp32_v100(act: float, batch: int = 10, **kw: object) -> Plan:
+    return plan(
+        params=300e6,
+        activation_bytes_per_sample=act,
+        flops_per_sample=1e12,
+        batch_size=batch,
+        optimizer="adam",
+        precision="fp32",
+        instance_type="ml.p3.2xlarge",
+        instance_count=1,
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def test_smaller_inputs_names_the_longest_sequence_that_fits() -> None:
+    p = _fp32_v100(1 * GIB, seq_len=2048)
+    inputs = next(r for r in p.remedies if r.name == "smaller inputs")
+    assert inputs.fits and inputs.change.startswith("sequence length 2048 -> ")
+    shorter = int(inputs.change.rsplit(" ", 1)[1])
+    assert 0 < shorter < 2048
+    # activations scale with the sequence: the named length fits in fp32, a bit more does not
+    assert _topics(_fp32_v100(GIB * shorter / 2048))["fits one device"] == "yes"
+    assert _topics(_fp32_v100(GIB * (shorter + 64) / 2048))["fits one device"] == "no"
+
+
+def test_smaller_batch_warns_when_the_per_device_batch_gets_too_small() -> None:
+    p = _fp32_v100(4 * GIB, batch=16)
+    batch = next(r for r in p.remedies if r.name == "smaller batch")
+    assert batch.applied and batch.change == "per-device batch 16 -> 2"
+    assert "a per-device batch of 2 is below 4" in batch.cost
+    assert any("below 4 leaves the GPU underused" in w for w in p.warnings)
+
+
 def test_remedy_names_what_dominates() -> None:
     p = plan(
         params=300e6,
