@@ -19,7 +19,7 @@ JOB = TrainingJob(entry_point="train.py", framework="pytorch")
 X = {"x": ContinuousParameter(min_value=0.0, max_value=1.0)}
 
 
-def test_bayesian_accounts_for_pending_jobs() -> None:
+def _after_six_jobs() -> Searcher:
     spec = TuningJob(
         training_job=JOB,
         objective_metric_name="m",
@@ -28,14 +28,28 @@ def test_bayesian_accounts_for_pending_jobs() -> None:
         random_seed=0,
     )
     searcher = Searcher(spec, n_startup=3)
-    for _ in range(4):
+    for _ in range(6):
         s = searcher.ask()
         assert s is not None
         searcher.tell(s, -abs(float(s.values["x"]) - 0.25))
+    return searcher
+
+
+def test_bayesian_accounts_for_pending_jobs() -> None:
+    searcher = _after_six_jobs()
     first = searcher.ask()
     second = searcher.ask()  # asked while `first` is still running
     assert first is not None and second is not None
-    assert first.values != second.values
+    x = float(first.values["x"])
+    assert abs(float(second.values["x"]) - x) > 0.01
+    # the control: the same search with `first` not pending (a failed job, which the Gaussian
+    # process ignores) suggests `first` again, so the difference above is the pending job's
+    control = _after_six_jobs()
+    again = control.ask()
+    assert again is not None and float(again.values["x"]) == pytest.approx(x, abs=1e-4)
+    control.tell(again, None)
+    after = control.ask()
+    assert after is not None and float(after.values["x"]) == pytest.approx(x, abs=1e-4)
 
 
 def test_startup_trials_rule() -> None:
