@@ -243,6 +243,39 @@ def test_multi_algorithm_needs_ranges_per_definition(backend: ThreadBackend) -> 
         )
 
 
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"hyperparameter_ranges": [("x", 1)]}, "hyperparameter_ranges"),
+        ({"metric_definitions": "score"}, "metric_definitions"),
+        ({"metric_definitions": ["score"]}, "metric_definitions"),
+        ({"tags": [("team", "ml")]}, "tags"),
+        ({"objective_metric_name": None}, "objective_metric_name"),
+    ],
+)
+def test_bad_tuner_arguments_are_spec_errors(
+    backend: ThreadBackend, kwargs: dict[str, Any], field: str
+) -> None:
+    args: dict[str, Any] = {"objective_metric_name": "score", "hyperparameter_ranges": X}
+    with pytest.raises(SpecError) as info:
+        HyperparameterTuner(
+            TrainingJob(entry_point="quad.py", framework="pytorch"),
+            backend=backend,
+            **{**args, **kwargs},
+        )
+    assert info.value.field == field and field in str(info.value)
+
+
+@pytest.mark.parametrize("inputs", [5, {"train": 5}, ["s3://b/train"]])
+def test_bad_inputs_are_rejected_before_a_tuning_job_is_recorded(
+    make_tuner: Make, backend: ThreadBackend, inputs: Any
+) -> None:
+    tuner = make_tuner(strategy="Random", hyperparameter_ranges=X, max_jobs=1)
+    with pytest.raises(SpecError, match="inputs="):
+        tuner.fit(inputs)
+    assert tuner.store.all() == [] and backend.submitted == []
+
+
 def test_failed_job_is_recorded_and_search_goes_on(make_tuner: Make) -> None:
     jobs = {
         "ok": TrainingJob(entry_point="quad.py", framework="pytorch"),

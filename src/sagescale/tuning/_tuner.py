@@ -37,10 +37,31 @@ MetricDefs = Sequence[MetricDefinition | Mapping[str, str]]
 SAGEMAKER_POLL_SECONDS = 30.0
 
 
+def _mapping(value: object, field: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise SpecError(
+            f"{field}={value!r} must be a mapping, not {type(value).__name__}",
+            field=field,
+            value=value,
+        )
+    return value
+
+
 def _metric_defs(value: MetricDefs | None) -> list[MetricDefinition] | None:
     if value is None:
         return None
-    return [m if isinstance(m, MetricDefinition) else MetricDefinition(**m) for m in value]
+    if isinstance(value, str | bytes) or not isinstance(value, Sequence):
+        raise SpecError(
+            f"metric_definitions={value!r} must be a list of {{'Name': ..., 'Regex': ...}}",
+            field="metric_definitions",
+            value=value,
+        )
+    return [
+        m
+        if isinstance(m, MetricDefinition)
+        else MetricDefinition(**_mapping(m, "metric_definitions"))
+        for m in value
+    ]
 
 
 def _inputs(inputs: Inputs) -> dict[str, str]:
@@ -48,7 +69,14 @@ def _inputs(inputs: Inputs) -> dict[str, str]:
         return {}
     if isinstance(inputs, str):
         return {"training": inputs}
-    return dict(inputs)
+    channels = _mapping(inputs, "inputs")
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in channels.items()):
+        raise SpecError(
+            f"inputs={inputs!r} must map channel names to URIs (strings)",
+            field="inputs",
+            value=inputs,
+        )
+    return dict(channels)
 
 
 def _check_name(job_name: str) -> None:
@@ -69,6 +97,7 @@ def _multi_definitions(
     ranges: Mapping[str, Any],
     metrics: MetricDefs | Mapping[str, MetricDefs] | None,
 ) -> dict[str, Any]:
+    ranges = _mapping(ranges, "hyperparameter_ranges")
     out: dict[str, Any] = {}
     for name, job in jobs.items():
         if name not in ranges:
@@ -92,6 +121,12 @@ def _single_definition(
     ranges: Mapping[str, Any],
     metrics: MetricDefs | Mapping[str, MetricDefs] | None,
 ) -> dict[str, Any]:
+    if not isinstance(objective, str | Mapping):
+        raise SpecError(
+            f"objective_metric_name={objective!r} must be a metric name (a string)",
+            field="objective_metric_name",
+            value=objective,
+        )
     if not isinstance(objective, str) or isinstance(metrics, Mapping):
         raise SpecError(
             "objective_metric_name and metric_definitions take mappings only with several "
@@ -102,7 +137,7 @@ def _single_definition(
     return {
         "training_job": job,
         "objective_metric_name": objective,
-        "hyperparameter_ranges": dict(ranges),
+        "hyperparameter_ranges": dict(_mapping(ranges, "hyperparameter_ranges")),
         "metric_definitions": _metric_defs(metrics),
     }
 
@@ -152,7 +187,7 @@ class HyperparameterTuner:
             "hyperband": hyperband,
             "random_seed": random_seed,
             "base_tuning_job_name": base_tuning_job_name,
-            "tags": dict(tags or {}),
+            "tags": dict(_mapping(tags or {}, "tags")),
         }
         if isinstance(training_job, Mapping):
             fields["training_jobs"] = _multi_definitions(
