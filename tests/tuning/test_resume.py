@@ -7,7 +7,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -78,6 +78,44 @@ def test_kill_and_resume_never_reruns_finished_jobs(workspace: Path) -> None:
             assert j.final_objective == before[j.job_name].final_objective
     assert all(j.objective_status == "Succeeded" for j in jobs)
     assert attached.resume().status == "Completed"  # an ended job is returned as it is
+
+
+def test_resume_tracks_jobs_that_ended_just_before_the_crash(
+    workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sagescale.tuning import _runner
+
+    tracked: list[str] = []
+
+    def die_while_tracking(root: Path, tuning_job: str, jobs: Sequence[str]) -> None:
+        raise OrchestratorDied  # the job's end is saved, its tracking never happened
+
+    def track(root: Path, tuning_job: str, jobs: Sequence[str]) -> None:
+        tracked.extend(jobs)
+
+    backend = ThreadBackend({"quad.py": curve_job(quadratic)})
+    tuner = HyperparameterTuner(
+        TrainingJob(entry_point="quad.py", framework="pytorch"),
+        objective_metric_name="score",
+        hyperparameter_ranges=X,
+        strategy="Random",
+        max_jobs=3,
+        backend=backend,
+    )
+    tuner.poll_interval = 0.005
+    monkeypatch.setattr(_runner, "track_tuning_job", die_while_tracking)
+    with pytest.raises(OrchestratorDied):
+        tuner.fit()
+    name = tuner.latest_tuning_job
+    assert name is not None
+    first = tuner.training_jobs()[0]
+    assert first.status == "Completed" and first.job_name not in tracked
+    monkeypatch.setattr(_runner, "track_tuning_job", track)
+    attached = HyperparameterTuner.attach(name, backend=backend)
+    attached.poll_interval = 0.005
+    assert attached.resume().status == "Completed"
+    assert {j.job_name for j in attached.training_jobs()} <= set(tracked)
+    assert first.job_name in tracked and len(backend.submitted) == 3
 
 
 def _gated_tuner(release: threading.Event) -> tuple[HyperparameterTuner, ThreadBackend]:
