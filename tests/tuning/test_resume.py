@@ -148,7 +148,7 @@ def test_a_second_orchestrator_cannot_resume_a_driven_tuning_job(workspace: Path
     second = HyperparameterTuner.attach(name, backend=backend)
     second.poll_interval = 0.005
     with pytest.raises(
-        TuningError, match=rf"already driven by another process \(pid {os.getpid()}\)"
+        TuningError, match=rf"already driven by an orchestrator \(pid {os.getpid()}\)"
     ):
         second.resume()
     time.sleep(0.05)

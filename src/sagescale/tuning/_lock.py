@@ -43,8 +43,8 @@ class TuningLock:
             holder = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
             os.close(fd)
             raise TuningError(
-                f"tuning job {self.name} is already driven by another process (pid {holder}); "
-                "wait for it, or stop() it, before resuming it here"
+                f"tuning job {self.name} is already driven by an orchestrator (pid {holder}); "
+                "wait for it, or stop() it, before resuming it"
             ) from None
         os.ftruncate(fd, 0)
         os.write(fd, str(os.getpid()).encode())
