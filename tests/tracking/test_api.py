@@ -108,8 +108,11 @@ def test_bad_values_are_rejected(workspace: Path, tmp_path: Path) -> None:
             tracker.log_metric(name, 1.0)  # type: ignore[arg-type]
     with pytest.raises(SpecError, match="must be a mapping of names to values"):
         tracker.log_parameters([("lr", 0.1)])  # type: ignore[arg-type]
+    with pytest.raises(SpecError, match="status='Done' must be one of"):
+        tracker.close(status="Done")
     tracker.close()
     assert TrialComponent.load("bad-values").metrics == {}  # nothing bad was stored
+    assert TrialComponent.load("bad-values").status == "InProgress"
 
 
 @pytest.mark.parametrize(

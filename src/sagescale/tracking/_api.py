@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from sagescale.errors import NotFoundError, SpecError, TrackingError
 from sagescale.tracking._jobfiles import TRACKING_DIR_ENV, JobFileWriter
-from sagescale.tracking._model import Artifact, MetricPoint, ParameterValue
+from sagescale.tracking._model import STATUSES, Artifact, MetricPoint, ParameterValue
 from sagescale.tracking._names import check_name, generate_name, sanitize_name
 
 if TYPE_CHECKING:
@@ -512,6 +512,11 @@ class Tracker(_Logger):
         self._file(file_path, name, media_type, "output")
 
     def close(self, *, status: str | None = None, message: str | None = None) -> None:
+        if status is not None and status not in STATUSES:
+            raise SpecError(
+                f"status={status!r} must be one of {STATUSES}", field="status", value=status
+            )
+        _check_text(message, "message")
         self._sink.close()
         if status is not None and isinstance(self._sink, _StoreSink):
             self._sink.store.update_trial_component(
