@@ -263,3 +263,13 @@ def test_summaries_match_a_direct_computation(tmp_path: Path, names: int) -> Non
         assert (got[name].min, got[name].max) == (want.min, want.max)
         assert got[name].avg == pytest.approx(want.avg, rel=1e-12)
         assert got[name].std_dev == pytest.approx(want.std_dev, rel=1e-6)
+
+
+@pytest.mark.parametrize("uri", [5, None, ""])
+def test_lineage_needs_a_uri(workspace: Path, uri: Any) -> None:
+    from sagescale.tracking import model_lineage, models_trained_on
+
+    with pytest.raises(SpecError, match=r"model_artifact_uri=.* must be a non-empty URI"):
+        model_lineage(uri)
+    with pytest.raises(SpecError, match=r"dataset_uri=.* must be a non-empty URI"):
+        models_trained_on(uri)  # "" would otherwise be a prefix of every data set

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from sagescale.errors import NotFoundError
+from sagescale.errors import NotFoundError, SpecError
 from sagescale.tracking._model import ParameterValue, TrialComponentRecord
 from sagescale.tracking.autotrack import (
     CODE_ENTRY_POINT,
@@ -72,12 +72,18 @@ def _model_of(tc: TrialComponentRecord) -> str | None:
     return None if artifact is None else artifact.value
 
 
+def _check_uri(value: object, field: str) -> None:
+    if not isinstance(value, str) or not value:
+        raise SpecError(f"{field}={value!r} must be a non-empty URI", field=field, value=value)
+
+
 def model_lineage(
     model_artifact_uri: str, *, store: ExperimentStore | str | None = None
 ) -> ModelLineage:
     """Trace a model artifact URI back to its component, job, data, code and parameters."""
     from sagescale.tracking._store import get_store
 
+    _check_uri(model_artifact_uri, "model_artifact_uri")
     s = get_store(store)
     found = s.trial_components_with_artifact(model_artifact_uri, direction="output")
     if not found:
@@ -91,6 +97,7 @@ def models_trained_on(
     """Every model trained on a data set (input URIs equal to, or with ``prefix`` under, it)."""
     from sagescale.tracking._store import get_store
 
+    _check_uri(dataset_uri, "dataset_uri")
     s = get_store(store)
     found = s.trial_components_with_artifact(dataset_uri, direction="input", prefix=prefix)
     return [_lineage(s, tc, model) for tc in found if (model := _model_of(tc))]
