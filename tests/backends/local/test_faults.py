@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -285,3 +287,56 @@ def test_a_shell_entry_point(backend: LocalBackend, tmp_path: Path) -> None:
     desc = backend.wait(name, timeout=60, raise_on_failure=True)
     assert "[algo-1] args: --epochs 4" in backend.logs(name)
     assert desc.final_metrics == {"loss": 0.125}
+
+
+# A torchrun worker (torchrun starts each worker in a session of its own) that ignores
+# SIGTERM: stopping the job must not leave it running after torchrun is killed.
+STUBBORN_WORKER = """\
+import os, signal, time
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+ckpt = os.environ["SAGESCALE_CHECKPOINT_DIR"]
+open(os.path.join(ckpt, f"worker-{os.environ['RANK']}.pid"), "w").write(str(os.getpid()))
+print("worker ignoring SIGTERM", flush=True)
+time.sleep(300)
+"""
+
+
+@pytest.mark.slow
+def test_stop_kills_torchrun_workers_in_their_own_sessions(tmp_path: Path, workspace: Path) -> None:
+    backend = LocalBackend(workspace, stop_grace_seconds=1.0)
+    job = _job(
+        tmp_path,
+        STUBBORN_WORKER,
+        distribution={"type": "torch_distributed", "processes_per_host": 1},
+    )
+    name = backend.submit(job)
+    pid_file = backend.job_dir(name) / "checkpoints" / "worker-0.pid"
+    _wait_for(lambda: pid_file.is_file() and pid_file.read_text() != "", timeout=120)
+    worker = int(pid_file.read_text())
+    assert os.getsid(worker) == worker  # torchrun's own session, not the launcher's group
+    backend.stop(name)
+    desc = backend.wait(name, timeout=120)
+    assert desc.status is JobStatus.STOPPED
+    _wait_for(lambda: not _alive(worker), timeout=10)
+
+
+@pytest.mark.slow
+def test_a_dead_supervisor_takes_torchrun_workers_with_it(
+    backend: LocalBackend, tmp_path: Path
+) -> None:
+    job = _job(
+        tmp_path,
+        STUBBORN_WORKER,
+        distribution={"type": "torch_distributed", "processes_per_host": 1},
+    )
+    name = backend.submit(job)
+    meta = backend.job_dir(name) / ".sagescale" / "state.json"
+    pid_file = backend.job_dir(name) / "checkpoints" / "worker-0.pid"
+    _wait_for(lambda: pid_file.is_file() and pid_file.read_text() != "", timeout=120)
+    worker = int(pid_file.read_text())
+    _wait_for(lambda: worker in json.loads(meta.read_text()).get("process_groups", []))
+    os.kill(json.loads(meta.read_text())["supervisor_pid"], signal.SIGKILL)
+    desc = backend.wait(name, timeout=60)
+    assert desc.status is JobStatus.FAILED
+    assert desc.failure_reason is not None and "supervisor" in desc.failure_reason
+    _wait_for(lambda: not _alive(worker), timeout=10)

@@ -179,6 +179,8 @@ class Supervisor:
         self.first_start = time.monotonic()
         self.port = 0
         self.port_retries = 3
+        self.distributed = any("{master_port}" in a for h in self.plan["hosts"] for a in h["argv"])
+        self.next_scan = 0.0
 
     # -- control --
     def stop_requested(self) -> bool:
@@ -245,8 +247,8 @@ class Supervisor:
         return limit is not None and time.monotonic() - self.first_start > float(limit)
 
     def run_once(self) -> Outcome:
-        distributed = any("{master_port}" in a for h in self.plan["hosts"] for a in h["argv"])
-        self.port = port = int(self.plan.get("master_port") or (free_port() if distributed else 0))
+        free = free_port() if self.distributed else 0
+        self.port = port = int(self.plan.get("master_port") or free)
         started = time.monotonic()
         procs: list[HostProcess] = []
         # a fresh container per attempt: an earlier attempt's failure file is not this one's
@@ -317,7 +319,22 @@ class Supervisor:
                     None,
                     f"MaxRuntimeExceeded: Training job exceeded max_run_seconds={int(max_run)}",
                 )
+            self.record_process_groups(procs)
             time.sleep(POLL_SECONDS)
+
+    def record_process_groups(self, procs: list[HostProcess]) -> None:
+        """Keep ``process_groups`` in the state file up to date with torchrun's workers (each
+        in a session of its own), about once a second, so that the orchestrator can kill
+        them all if this supervisor dies."""
+        now = time.monotonic()
+        if not self.distributed or now < self.next_scan:
+            return
+        self.next_scan = now + 1.0
+        launchers = [hp.proc.pid for hp in procs]
+        workers = [pid for pid in descendants(launchers) if _is_group_leader(pid)]
+        groups = launchers + sorted(workers)
+        if groups != self.state.data.get("process_groups"):
+            self.state.update(process_groups=groups)
 
     def failure(self, hp: HostProcess) -> Outcome:
         code = hp.proc.returncode
@@ -400,17 +417,73 @@ def _reader(
 
 
 def terminate(procs: Sequence[HostProcess], grace: float) -> None:
-    """SIGTERM every process group, SIGKILL what is left after ``grace`` seconds."""
-    for hp in procs:
-        if hp.proc.poll() is None:
-            _killpg(hp.proc.pid, signal.SIGTERM)
+    """SIGTERM every process group, SIGKILL what is left after ``grace`` seconds.
+
+    torchrun starts each worker in a session of its own and forwards SIGTERM to it; a
+    worker still running when the grace ends is killed too (found among the launchers'
+    descendants before they are killed), so no training process outlives its job.
+    """
+    running = [hp.proc.pid for hp in procs if hp.proc.poll() is None]
+    tree = descendants(running) if running else {}
+    for pid in running:
+        _killpg(pid, signal.SIGTERM)
     deadline = time.monotonic() + grace
     for hp in procs:
         with contextlib.suppress(subprocess.TimeoutExpired):
             hp.proc.wait(timeout=max(0.0, deadline - time.monotonic()))
-    for hp in procs:  # leftovers in the group (torchrun workers, shells' children)
+    running = [hp.proc.pid for hp in procs if hp.proc.poll() is None]
+    if running:
+        tree.update(descendants(running))
+    for hp in procs:  # leftovers in the group (shells' children)
         _killpg(hp.proc.pid, signal.SIGKILL)
         hp.proc.wait()
+    for pid, started in tree.items():  # workers in sessions of their own
+        if _start_time(pid) == started:
+            _killpg(pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+
+
+def _stat_fields(pid: int | str) -> list[str] | None:
+    """``/proc/<pid>/stat`` after the command name (field 3, the state, is index 0)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[-1].split()
+
+
+def _is_group_leader(pid: int) -> bool:
+    fields = _stat_fields(pid)
+    return fields is not None and len(fields) > 2 and fields[2] == str(pid)
+
+
+def _start_time(pid: int) -> str | None:
+    """The process's start time (field 22): a pid reused by another process differs."""
+    fields = _stat_fields(pid)
+    return fields[19] if fields is not None and len(fields) > 19 else None
+
+
+def descendants(pids: Sequence[int]) -> dict[int, str]:
+    """Every live descendant of ``pids`` with its start time (Linux ``/proc``; else none)."""
+    children: dict[int, list[int]] = {}
+    try:
+        entries = [e.name for e in os.scandir("/proc") if e.name.isdigit()]
+    except OSError:
+        return {}
+    for name in entries:
+        fields = _stat_fields(name)
+        if fields is not None and len(fields) > 19:
+            children.setdefault(int(fields[1]), []).append(int(name))
+    found: dict[int, str] = {}
+    stack = list(pids)
+    while stack:
+        for child in children.get(stack.pop(), []):
+            started = _start_time(child)
+            if child not in found and started is not None:
+                found[child] = started
+                stack.append(child)
+    return found
 
 
 def _killpg(pgid: int, sig: signal.Signals) -> None:
