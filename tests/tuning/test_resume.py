@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from sagescale.backends import JobDescription
-from sagescale.errors import SpecError, TuningError
+from sagescale.errors import NotFoundError, SpecError, TuningError
 from sagescale.specs import ContinuousParameter, TrainingJob
 from sagescale.tuning import HyperparameterTuner, TrainingJobSummary
 from sagescale.tuning._lock import TuningLock
@@ -255,3 +255,41 @@ def test_tuning_service_results_have_the_same_form(
     assert attached.describe().status == "Completed"
     attached.stop()
     assert service.stopped == [desc.name]
+
+
+def test_attach_a_tuning_service_job_created_elsewhere(workspace: Path) -> None:
+    now = datetime.now(timezone.utc)
+    results = [
+        TrainingJobSummary(
+            job_name=f"remote-{i}",
+            status="Completed",
+            hyperparameters={"x": 0.1 * i},
+            final_objective=0.5 - 0.1 * i,
+            objective_status="Succeeded",
+            start_time=now,
+            end_time=now,
+        )
+        for i in range(3)
+    ]
+    service = FakeAmt(results)
+    spec = HyperparameterTuner(
+        TrainingJob(entry_point="quad.py", framework="pytorch"),
+        objective_metric_name="acc",
+        hyperparameter_ranges=X,
+        strategy="Random",
+        max_jobs=3,
+        backend=service,
+    ).spec
+    service.created["made-elsewhere"] = spec  # e.g. by the SageMaker SDK; not in the workspace
+    with pytest.raises(NotFoundError):
+        HyperparameterTuner.attach("made-elsewhere")
+    with pytest.raises(NotFoundError):
+        HyperparameterTuner.attach("made-elsewhere", backend=ThreadBackend({}))
+    tuner = HyperparameterTuner.attach("made-elsewhere", backend=service)
+    assert tuner.describe().status == "Completed"
+    assert tuner.best_training_job() == "remote-0"
+    assert len(tuner.analytics().dataframe()) == 3
+    # it is recorded now: attaching again reads the workspace
+    assert HyperparameterTuner.attach("made-elsewhere", backend=service).spec == spec
+    with pytest.raises(NotFoundError):
+        HyperparameterTuner.attach("nowhere", backend=service)

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from sagescale._workspace import Workspace
 from sagescale.backends import Backend, get_backend
-from sagescale.errors import SpecError, TuningError
+from sagescale.errors import NotFoundError, SpecError, TuningError
 from sagescale.specs import (
     CompletionCriteria,
     HyperbandConfig,
@@ -250,12 +250,41 @@ class HyperparameterTuner:
         backend: str | Backend | None = None,
         workspace: str | os.PathLike[str] | None = None,
     ) -> HyperparameterTuner:
-        """The tuner of tuning job ``name`` recorded in the workspace."""
+        """The tuner of tuning job ``name`` recorded in the workspace.
+
+        With a backend that runs tuning jobs itself (``"sagemaker"``), a tuning job this
+        workspace has not seen (created elsewhere, e.g. with the SageMaker SDK) is described
+        by the service and recorded here first, as the SageMaker SDK's ``attach`` does.
+        """
         store = TuningStore(Workspace.open(workspace))
-        desc = store.get(name)
-        tuner = cls.from_spec(desc.spec, backend=backend or desc.backend, workspace=workspace)
+        try:
+            desc = store.get(name)
+        except NotFoundError:
+            if backend is None:
+                raise
+            tuner = cls._attach_remote(name, backend=backend, workspace=workspace)
+        else:
+            backend = backend or desc.backend
+            tuner = cls.from_spec(desc.spec, backend=backend, workspace=workspace)
         tuner.latest_tuning_job = name
         return tuner
+
+    @classmethod
+    def _attach_remote(
+        cls,
+        name: str,
+        *,
+        backend: str | Backend,
+        workspace: str | os.PathLike[str] | None,
+    ) -> HyperparameterTuner:
+        ws = Workspace.open(workspace)
+        options: dict[str, Any] = {} if workspace is None else {"workspace": ws.root}
+        resolved = backend if isinstance(backend, Backend) else get_backend(backend, **options)
+        if not isinstance(resolved, TuningService):
+            raise NotFoundError(f"no tuning job named {name!r} in {ws.root}")
+        desc = resolved.describe_tuning_job(name)
+        TuningStore(ws).create(desc)
+        return cls.from_spec(desc.spec, backend=resolved, workspace=workspace)
 
     # ---- backend -----------------------------------------------------------------------
     @property
