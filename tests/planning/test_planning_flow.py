@@ -308,6 +308,13 @@ def test_tuning_cost_and_json() -> None:
         ({"params": 1e9, "mfu": 1.5}, "mfu"),
         ({}, "params"),
         ({"params": 1e9, "sample_input": [1, 2]}, "sample_input"),
+        (
+            {"params": 1e9, "activation_bytes_per_sample": float("inf")},
+            "activation_bytes_per_sample",
+        ),
+        ({"params": 1e9, "flops_per_sample": float("nan")}, "flops_per_sample"),
+        ({"params": 1e9, "epochs": float("inf")}, "epochs"),
+        ({"params": 1e9, "max_hours": float("inf")}, "max_hours"),
     ],
 )
 def test_bad_input_is_a_spec_error_naming_the_field(kwargs: dict[str, object], field: str) -> None:
