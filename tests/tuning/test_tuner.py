@@ -172,13 +172,16 @@ def test_identical_warm_start_rejects_changed_hyperparameters(make_tuner: Make) 
         max_jobs=1,
         warm_start_config=WarmStartConfig(parents=[name]),
     )
-    with pytest.raises(TuningError, match="TransferLearning"):
+    with pytest.raises(SpecError, match="TransferLearning") as info:
         child.fit()
+    assert info.value.field == "warm_start_config.warm_start_type"
     missing = make_tuner(
         hyperparameter_ranges=X, max_jobs=1, warm_start_config=WarmStartConfig(parents=["nope"])
     )
-    with pytest.raises(TuningError, match="nope"):
+    with pytest.raises(SpecError, match="nope") as info:
         missing.fit()
+    assert (info.value.field, info.value.value) == ("warm_start_config.parents", "nope")
+    assert {d.name for d in missing.store.all()} == {name}  # nothing recorded for the child
 
 
 def test_target_objective_ends_the_tuning_job(make_tuner: Make) -> None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sagescale.errors import NotFoundError, TuningError
+from sagescale.errors import NotFoundError, SpecError
 from sagescale.specs import TuningJob
 from sagescale.tuning._search import Searcher
 from sagescale.tuning._service import TrainingJobSummary, TuningJobDescription
@@ -24,6 +24,9 @@ from sagescale.tuning._space import SearchSpace
 from sagescale.tuning._store import TuningStore
 
 __all__ = ["apply_warm_start", "check_parents"]
+
+PARENTS = "warm_start_config.parents"
+TYPE = "warm_start_config.warm_start_type"
 
 
 def _static(spec: TuningJob, definition: str | None) -> dict[str, Any]:
@@ -38,11 +41,17 @@ def _load_parent(store: TuningStore, name: str) -> TuningJobDescription:
     try:
         parent = store.get(name)
     except NotFoundError:
-        raise TuningError(
-            f"warm start parent {name!r} is not a tuning job of this workspace"
+        raise SpecError(
+            f"warm start parent {name!r} is not a tuning job of this workspace",
+            field=PARENTS,
+            value=name,
         ) from None
     if not parent.done:
-        raise TuningError(f"warm start parent {name!r} is {parent.status}; it must have ended")
+        raise SpecError(
+            f"warm start parent {name!r} is {parent.status}; it must have ended",
+            field=PARENTS,
+            value=name,
+        )
     return parent
 
 
@@ -52,15 +61,19 @@ def _check_identical(spec: TuningJob, parent: TuningJobDescription) -> None:
         if definition not in theirs:
             continue
         if set(ranges) != set(theirs[definition]):
-            raise TuningError(
+            raise SpecError(
                 f"warm start IdenticalDataAndAlgorithm: parent {parent.name} tunes "
                 f"{sorted(theirs[definition])}, this job tunes {sorted(ranges)} "
-                "(use TransferLearning to change the tuned hyperparameters)"
+                "(use TransferLearning to change the tuned hyperparameters)",
+                field=TYPE,
+                value=parent.name,
             )
         if _static(spec, definition) != _static(parent.spec, definition):
-            raise TuningError(
+            raise SpecError(
                 f"warm start IdenticalDataAndAlgorithm: static hyperparameters differ from "
-                f"parent {parent.name} (use TransferLearning)"
+                f"parent {parent.name} (use TransferLearning)",
+                field=TYPE,
+                value=parent.name,
             )
 
 
@@ -69,10 +82,12 @@ def _check_objective(spec: TuningJob, parent: TuningJobDescription) -> None:
         parent.spec.objective_metric_name,
         parent.spec.objective_type,
     ):
-        raise TuningError(
+        raise SpecError(
             f"warm start parent {parent.name} optimizes {parent.spec.objective_type} "
             f"{parent.spec.objective_metric_name!r}; this job optimizes {spec.objective_type} "
-            f"{spec.objective_metric_name!r}"
+            f"{spec.objective_metric_name!r}",
+            field=PARENTS,
+            value=parent.name,
         )
 
 
@@ -91,7 +106,7 @@ def _transfer_values(
 
 
 def check_parents(spec: TuningJob, store: TuningStore) -> list[TuningJobDescription]:
-    """Load and check every parent (raises :class:`TuningError` before anything runs)."""
+    """Load and check every parent (raises :class:`SpecError` before anything runs)."""
     config = spec.warm_start_config
     if config is None:
         return []
