@@ -94,12 +94,8 @@ def test_unreadable_source_dir_even_as_root(
     backend: LocalBackend, src: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Root reads every directory, so the access check is answered as for another user."""
-    from sagescale.backends.local import _plan
-
     real = os.access
-    monkeypatch.setattr(
-        _plan.os, "access", lambda path, mode: Path(path) != src and real(path, mode)
-    )
+    monkeypatch.setattr(os, "access", lambda path, mode: Path(path) != src and real(path, mode))
     with pytest.raises(SpecError, match="readable directory") as info:
         backend.submit(_job(src))
     assert info.value.field == "source_dir"
