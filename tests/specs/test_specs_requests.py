@@ -470,6 +470,8 @@ def test_a_file_without_tuning_fields_is_a_training_job(tmp_path: Path) -> None:
         ("", "mapping"),
         ("entry_point: 3\nrole: x\n", "entry_point"),
         ("entry_point: t.py\nunknown_field: 1\n", "unknown_field"),
+        ("entry_point: t.py\nentry_point: u.py\n", "duplicate key 'entry_point'"),
+        ("entry_point: t.py\nhyperparameters:\n  lr: 1\n  lr: 2\n", "duplicate key 'lr'"),
     ],
 )
 def test_bad_files_are_spec_errors(tmp_path: Path, text: str, fragment: str) -> None:
@@ -477,6 +479,14 @@ def test_bad_files_are_spec_errors(tmp_path: Path, text: str, fragment: str) -> 
     path.write_text(text)
     with pytest.raises(SpecError, match=fragment):
         load_spec(path)
+
+
+def test_duplicate_json_keys_are_spec_errors(tmp_path: Path) -> None:
+    path = tmp_path / "bad.json"
+    path.write_text('{"entry_point": "t.py", "hyperparameters": {"lr": 1, "lr": 2}}')
+    with pytest.raises(SpecError, match="duplicate key 'lr'") as info:
+        load_spec(path)
+    assert info.value.field == str(path)
 
 
 def test_missing_file_is_a_spec_error(tmp_path: Path) -> None:

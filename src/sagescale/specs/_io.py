@@ -17,8 +17,40 @@ __all__ = ["dump_spec", "load_spec", "load_training_job", "load_tuning_job"]
 
 M = TypeVar("M", bound=SpecModel)
 # libyaml's safe loader and dumper when PyYAML was built with it (the same YAML, faster)
-_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_SAFE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _DUMPER: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+class _UniqueKeyLoader(_SAFE_LOADER):  # type: ignore[misc]
+    """The safe loader, refusing a key given twice in one mapping (YAML forbids it; PyYAML
+    would silently keep the last value)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> Any:
+        seen: set[tuple[str, str]] = set()
+        for key_node, _ in node.value:
+            if isinstance(key_node, yaml.ScalarNode):
+                key = (key_node.tag, key_node.value)
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        "while constructing a mapping",
+                        node.start_mark,
+                        f"found duplicate key {key_node.value!r}",
+                        key_node.start_mark,
+                    )
+                seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+_LOADER = _UniqueKeyLoader
+
+
+def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"duplicate key {key!r}")
+        out[key] = value
+    return out
 
 
 def _read(path: str | Path) -> dict[str, Any]:
@@ -32,8 +64,11 @@ def _read(path: str | Path) -> dict[str, Any]:
             f"{file} is not a UTF-8 text file (byte {exc.start}: {exc.reason})", field=str(file)
         ) from None
     try:
-        data = json.loads(text) if file.suffix == ".json" else yaml.load(text, Loader=_LOADER)
-    except (yaml.YAMLError, json.JSONDecodeError) as exc:
+        if file.suffix == ".json":
+            data = json.loads(text, object_pairs_hook=_unique_pairs)
+        else:
+            data = yaml.load(text, Loader=_LOADER)
+    except (yaml.YAMLError, ValueError) as exc:
         raise SpecError(f"{file} is not valid YAML/JSON: {exc}", field=str(file)) from None
     if not isinstance(data, dict):
         raise SpecError(f"{file} must hold a mapping of spec fields", field=str(file))
