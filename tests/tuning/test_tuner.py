@@ -64,6 +64,9 @@ def test_random_end_to_end_and_analytics(make_tuner: Make, backend: ThreadBacken
     assert len(curves) == 6 * 4
     ordered = tuner.analytics().dataframe(sort_by_final_metric=True)
     assert ordered["TrainingJobName"][0] == best
+    html = tuner.analytics()._repr_html_()  # the notebook view
+    assert "6 training jobs · objective score (Maximize)" in html
+    assert f"best {best} = " in html and 'class="best"' in html
 
 
 def test_random_seed_reproducible(make_tuner: Make) -> None:

@@ -35,8 +35,10 @@ class TuningJobAnalytics:
         *,
         multi_algorithm: bool = False,
         objective_type: str = "Maximize",
+        objective_name: str | None = None,
     ) -> None:
         self.name = name
+        self.objective_name = objective_name
         self._fetch = fetch
         self._multi = multi_algorithm
         self._maximize = objective_type == "Maximize"
@@ -81,7 +83,9 @@ class TuningJobAnalytics:
         from sagescale.reporting import tuning_results_html
 
         return tuning_results_html(
-            self.dataframe(), objective_type="Maximize" if self._maximize else "Minimize"
+            self.dataframe(),
+            objective_type="Maximize" if self._maximize else "Minimize",
+            objective_name=self.objective_name,
         )
 
     def curves(self) -> pd.DataFrame:

@@ -497,4 +497,5 @@ class HyperparameterTuner:
             self.training_jobs,
             multi_algorithm=self.spec.training_jobs is not None,
             objective_type=self.spec.objective_type,
+            objective_name=self.spec.objective_metric_name,
         )
