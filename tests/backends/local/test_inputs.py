@@ -304,6 +304,21 @@ def test_missing_s3_data_fails_the_job(backend: LocalBackend, src: Path, s3: Any
     assert "Downloading" in [t.status for t in desc.transitions]
 
 
+def test_stop_while_downloading_stops_before_training(
+    backend: LocalBackend, src: Path, s3: Any
+) -> None:
+    s3.create_bucket(Bucket="local-many")
+    for i in range(200):
+        s3.put_object(Bucket="local-many", Key=f"data/part-{i:03d}", Body=b"x")
+    name = backend.submit(_job(src, inputs={"train": "s3://local-many/data/"}))
+    backend.stop(name)
+    desc = backend.wait(name, timeout=120)
+    assert desc.status is JobStatus.STOPPED and desc.secondary_status == "Stopped"
+    assert "Training" not in [t.status for t in desc.transitions]
+    downloaded = list((backend.job_dir(name) / "input" / "data" / "train").glob("part-*"))
+    assert len(downloaded) < 200  # the download itself was cut short
+
+
 def test_an_entry_point_that_cannot_be_executed_fails_the_job(
     backend: LocalBackend, tmp_path: Path
 ) -> None:

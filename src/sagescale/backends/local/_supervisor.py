@@ -200,8 +200,10 @@ class Supervisor:
         self.state.update(supervisor_pid=os.getpid())
         try:
             self.state.secondary("Downloading", "Downloading input data")
-            prepare_inputs(self.plan)
+            prepare_inputs(self.plan, self.stop_requested)
             outcome = self.run_attempts()
+        except StopRequested:  # stopped while the input data was downloading
+            outcome = Outcome("stopped", None, None)
         except Exception as exc:  # the job fails, the supervisor reports why
             outcome = Outcome("failed", None, f"ClientError: {exc}")
         self.finish(outcome)
@@ -508,20 +510,24 @@ def read_failure_file(path: Path) -> str | None:
 
 
 # -- inputs --------------------------------------------------------------------------------------
-def prepare_inputs(plan: dict[str, Any]) -> None:
+class StopRequested(Exception):
+    """The job was asked to stop while its input data was being downloaded."""
+
+
+def prepare_inputs(plan: dict[str, Any], should_stop: Callable[[], bool] | None = None) -> None:
     for channel in plan["channels"]:
-        fetch(channel["source"], Path(channel["target"]))
+        fetch(channel["source"], Path(channel["target"]), should_stop)
     model = plan.get("model_uri")
     if model is not None:
         fetch_model(model["source"], Path(model["target"]))
     sync_checkpoints_down(plan)
 
 
-def fetch(source: str, target: Path) -> None:
+def fetch(source: str, target: Path, should_stop: Callable[[], bool] | None = None) -> None:
     """Materialise a channel: ``s3://`` is downloaded, a local path is linked (mounted)."""
     if source.startswith("s3://"):
         target.mkdir(parents=True, exist_ok=True)
-        s3_download(source, target)
+        s3_download(source, target, should_stop=should_stop)
         return
     path = Path(source)
     if not path.exists():
@@ -681,7 +687,13 @@ def _s3_client() -> Any:
     return boto3.client("s3")
 
 
-def s3_download(uri: str, target: Path, *, missing_ok: bool = False) -> None:
+def s3_download(
+    uri: str,
+    target: Path,
+    *,
+    missing_ok: bool = False,
+    should_stop: Callable[[], bool] | None = None,
+) -> None:
     """Every object under the prefix of ``uri``, laid out relative to the prefix."""
     bucket, prefix = split_s3(uri)
     client = _s3_client()
@@ -689,6 +701,8 @@ def s3_download(uri: str, target: Path, *, missing_ok: bool = False) -> None:
     if not keys and not missing_ok:
         raise FileNotFoundError(f"No S3 objects found under S3 URL {uri!r}")
     for key in keys:
+        if should_stop is not None and should_stop():
+            raise StopRequested
         relative = _relative_key(key, prefix)
         dest = (target / relative).resolve()
         if not dest.is_relative_to(target.resolve()):
