@@ -118,13 +118,13 @@ def test_bad_values_are_rejected(workspace: Path, tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("create", "field"),
     [
-        (lambda: Experiment.create("e", tags=[("a", "b")]), "tags"),
-        (lambda: Experiment.create("e", tags={"a": 5}), "tags"),
-        (lambda: Experiment.create("e", description=5), "description"),
-        (lambda: Trial.create("t", experiment_name="e", display_name=5), "display_name"),
+        (lambda: Experiment.create("e", tags=[("a", "b")]), "tags"),  # type: ignore[arg-type]
+        (lambda: Experiment.create("e", tags={"a": 5}), "tags"),  # type: ignore[dict-item]
+        (lambda: Experiment.create("e", description=5), "description"),  # type: ignore[arg-type]
+        (lambda: Trial.create("t", experiment_name="e", display_name=5), "display_name"),  # type: ignore[arg-type]
         (lambda: TrialComponent.create("c", tags={"": "x"}), "tags"),
-        (lambda: Tracker.create(display_name=5), "display_name"),
-        (lambda: Run(experiment_name="e", run_name="r", tags={"a": None}), "tags"),
+        (lambda: Tracker.create(display_name=5), "display_name"),  # type: ignore[arg-type]
+        (lambda: Run(experiment_name="e", run_name="r", tags={"a": None}), "tags"),  # type: ignore[dict-item]
     ],
 )
 def test_bad_descriptive_fields_are_rejected_before_anything_is_stored(
