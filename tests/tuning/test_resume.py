@@ -293,3 +293,38 @@ def test_attach_a_tuning_service_job_created_elsewhere(workspace: Path) -> None:
     assert HyperparameterTuner.attach("made-elsewhere", backend=service).spec == spec
     with pytest.raises(NotFoundError):
         HyperparameterTuner.attach("nowhere", backend=service)
+
+
+def test_stop_after_the_orchestrator_died_stops_the_running_jobs(workspace: Path) -> None:
+    release = threading.Event()  # never set: the training job runs until it is stopped
+
+    def slow(ctx: JobContext) -> None:
+        while not ctx.stopped and not release.wait(0.005):
+            pass
+        ctx.log("score", 1.0)
+
+    backend = CrashingBackend({"slow.py": slow})
+    backend.crash_after = 1
+    tuner = HyperparameterTuner(
+        TrainingJob(entry_point="slow.py", framework="pytorch"),
+        objective_metric_name="score",
+        hyperparameter_ranges=X,
+        strategy="Random",
+        max_jobs=3,
+        backend=backend,
+    )
+    tuner.poll_interval = 0.005
+    with pytest.raises(OrchestratorDied):
+        tuner.fit()
+    name = tuner.latest_tuning_job
+    assert name is not None
+    (running,) = backend.submitted
+    assert not backend.contexts[running].stopped
+    backend.crash_after = None
+    other = HyperparameterTuner.attach(name, backend=backend)
+    other.poll_interval = 0.005
+    other.stop()  # nobody drives the tuning job any more: this call stops its job
+    assert backend.contexts[running].stopped
+    assert other.describe().status == "Stopped"
+    assert backend.submitted == [running]  # and starts nothing new
+    assert other.training_jobs()[0].status == "Stopped"

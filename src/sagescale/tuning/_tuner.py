@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -442,7 +443,12 @@ class HyperparameterTuner:
             self.store.save_job(desc.name, job)
 
     def stop(self) -> None:
-        """Stop the tuning job: no new training job starts, running ones are stopped."""
+        """Stop the tuning job: no new training job starts, running ones are stopped.
+
+        Works from any process: the tuning job is marked ``Stopping`` and its orchestrator
+        stops its jobs. If no orchestrator is alive (its process died), this call stops the
+        running training jobs itself and ends the tuning job ``Stopped``.
+        """
         name = self._name()
         service = self._service()
         if service is not None:
@@ -451,6 +457,11 @@ class HyperparameterTuner:
         self.store.request_stop(name)
         if self._runner is not None:
             self._runner.request_stop()
+            return
+        if self.store.get(name).status == "Stopping":
+            # its orchestrator, if alive, holds the lock and stops the jobs itself
+            with contextlib.suppress(TuningError):
+                self._run(wait=True)
 
     # ---- results -----------------------------------------------------------------------
     def describe(self) -> TuningJobDescription:
