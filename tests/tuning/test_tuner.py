@@ -305,6 +305,48 @@ def test_failed_job_is_recorded_and_search_goes_on(make_tuner: Make) -> None:
     assert desc.status == "Completed"
 
 
+class _RejectingBackend(ThreadBackend):
+    """Rejects (SpecError at submit) every job whose x is above ``limit``."""
+
+    def __init__(self, functions: Any, limit: float) -> None:
+        super().__init__(functions)
+        self.limit = limit
+
+    def submit(self, job: TrainingJob, **kwargs: Any) -> str:
+        if float((kwargs.get("hyperparameters") or {}).get("x", 0)) > self.limit:
+            raise SpecError("hyperparameters.x: rejected by the backend", field="x")
+        return super().submit(job, **kwargs)
+
+
+@pytest.mark.parametrize("limit", [0.85, 0.2])
+def test_a_job_rejected_at_submit_fails_and_the_search_goes_on(
+    make_tuner: Make, backend: ThreadBackend, limit: float
+) -> None:
+    """A submit-time rejection fails that training job only; the failure budget still holds
+    (limit 0.85: a few rejections, the search finishes; 0.2: the tuning job fails at 3)."""
+    tuner = make_tuner(strategy="Random", hyperparameter_ranges=X, max_jobs=6, random_seed=3)
+    tuner = HyperparameterTuner.from_spec(
+        tuner.spec,
+        backend=_RejectingBackend(backend.functions, limit),
+        workspace=tuner.workspace.root,
+    )
+    tuner.poll_interval = 0.005
+    desc = tuner.fit()
+    jobs = tuner.training_jobs()
+    rejected = [j for j in jobs if float(j.hyperparameters["x"]) > limit]
+    assert rejected
+    assert all(
+        j.status == "Failed" and "rejected by the backend" in (j.failure_reason or "")
+        for j in rejected
+    )
+    assert all(j.status == "Completed" for j in jobs if j not in rejected)
+    assert len(rejected) <= 3  # max(3, max_jobs // 2): no job is launched past the budget
+    if len(rejected) < 3:
+        assert (len(jobs), desc.status) == (6, "Completed")
+    else:
+        assert desc.status == "Failed" and desc.failure_reason
+
+
 def test_too_many_failures_fail_the_tuning_job(make_tuner: Make) -> None:
     tuner = make_tuner("fail.py", strategy="Random", hyperparameter_ranges=X, max_jobs=6)
     desc = tuner.fit()

@@ -217,7 +217,11 @@ class TuningRunner:
         return self.store.get(self.name).status == "Stopping"
 
     def _fill(self, max_jobs: int) -> None:
-        while len(self.running) < self.spec.max_parallel_jobs and len(self.jobs) < max_jobs:
+        while (
+            len(self.running) < self.spec.max_parallel_jobs
+            and len(self.jobs) < max_jobs
+            and self.failed < max_failed_jobs(max_jobs)  # jobs rejected at submit count too
+        ):
             suggestion = self.searcher.ask()
             if suggestion is None:
                 return
@@ -266,7 +270,7 @@ class TuningRunner:
                 hyperparameters=overrides,  # type: ignore[arg-type]
                 tuning_job_name=self.name,
             )
-        except BackendError as exc:
+        except (BackendError, SpecError) as exc:  # this job fails; the search goes on
             self._end(_Running(suggestion, summary), None, failure=str(exc))
             return
         self.running[job_name] = _Running(suggestion, summary)
