@@ -215,11 +215,10 @@ def test_a_bad_tuning_job_name_is_rejected_before_anything_runs(workspace: Path)
     assert tuner.store.all() == []
 
 
-def test_tuning_service_results_have_the_same_form(
-    workspace: Path, make_tuner: Callable[..., HyperparameterTuner]
-) -> None:
+def _remote_results() -> list[TrainingJobSummary]:
+    """Three finished training jobs as a tuning service (SageMaker AMT) reports them."""
     now = datetime.now(timezone.utc)
-    results = [
+    return [
         TrainingJobSummary(
             job_name=f"remote-{i}",
             status="Completed",
@@ -231,8 +230,10 @@ def test_tuning_service_results_have_the_same_form(
         )
         for i in range(3)
     ]
-    service = FakeAmt(results)
-    remote = HyperparameterTuner(
+
+
+def _remote_tuner(service: FakeAmt) -> HyperparameterTuner:
+    return HyperparameterTuner(
         TrainingJob(entry_point="quad.py", framework="pytorch"),
         objective_metric_name="acc",
         hyperparameter_ranges=X,
@@ -240,6 +241,13 @@ def test_tuning_service_results_have_the_same_form(
         max_jobs=3,
         backend=service,
     )
+
+
+def test_tuning_service_results_have_the_same_form(
+    workspace: Path, make_tuner: Callable[..., HyperparameterTuner]
+) -> None:
+    service = FakeAmt(_remote_results())
+    remote = _remote_tuner(service)
     remote.service_poll_interval = 0.001
     desc = remote.fit()
     assert desc.status == "Completed" and desc.name in service.created
@@ -258,28 +266,8 @@ def test_tuning_service_results_have_the_same_form(
 
 
 def test_attach_a_tuning_service_job_created_elsewhere(workspace: Path) -> None:
-    now = datetime.now(timezone.utc)
-    results = [
-        TrainingJobSummary(
-            job_name=f"remote-{i}",
-            status="Completed",
-            hyperparameters={"x": 0.1 * i},
-            final_objective=0.5 - 0.1 * i,
-            objective_status="Succeeded",
-            start_time=now,
-            end_time=now,
-        )
-        for i in range(3)
-    ]
-    service = FakeAmt(results)
-    spec = HyperparameterTuner(
-        TrainingJob(entry_point="quad.py", framework="pytorch"),
-        objective_metric_name="acc",
-        hyperparameter_ranges=X,
-        strategy="Random",
-        max_jobs=3,
-        backend=service,
-    ).spec
+    service = FakeAmt(_remote_results())
+    spec = _remote_tuner(service).spec
     service.created["made-elsewhere"] = spec  # e.g. by the SageMaker SDK; not in the workspace
     with pytest.raises(NotFoundError):
         HyperparameterTuner.attach("made-elsewhere")
