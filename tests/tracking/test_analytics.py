@@ -198,3 +198,31 @@ def test_search_without_experiment(store: SQLiteStore) -> None:
         search_expression={"Filters": [_f("Tags.stage", "Exists")]}, store=store
     ).dataframe(force_refresh=True)
     assert list(df["TrialComponentName"]) == ["tc-0", "tc-1", "tc-2"]
+
+
+@pytest.mark.parametrize(
+    ("op", "value", "expected"),
+    [
+        ("Equals", "6", ["d6", "s6"]),
+        ("Equals", "6.0", ["d6", "s6"]),
+        ("NotEquals", "6", ["d2", "d10"]),
+        ("In", "2, 6", ["d2", "d6", "s6"]),
+        ("In", "10,abc", ["d10"]),
+    ],
+)
+def test_number_parameters_match_equality_by_value(
+    store: SQLiteStore, op: str, value: str, expected: list[str]
+) -> None:
+    """A parameter logged as the number 6 is found by Equals "6" (SageMaker compares
+    numbers as numbers), as is a hyperparameter stored as the text "6"."""
+    store.create_experiment("depths")
+    store.create_trial("depths-t", experiment_name="depths")
+    for name, depth in (("d2", 2), ("d6", 6), ("d10", 10), ("s6", "6")):
+        store.create_trial_component(name, trial_name="depths-t")
+        store.update_trial_component(name, parameters={"max_depth": depth})
+    expression = {"Filters": [_f("Parameters.max_depth", op, value)]}
+    found = search_trial_components(store, experiment_name="depths", search_expression=expression)
+    assert [r.name for r in found] == expected
+    parsed = parse_expression(expression)
+    records = store.list_trial_components(experiment_name="depths")
+    assert [r.name for r in records if matches(r, parsed)] == expected

@@ -239,9 +239,24 @@ def _filter_sql(f: Filter) -> tuple[str, list[object]]:
     if f.op in ("Exists", "NotExists"):
         neg = "NOT " if f.op == "NotExists" else ""
         return f"c.id {neg}IN (SELECT {owner} FROM {table} WHERE {key_cond})", [f.key]
-    column, value = _value_column(f)
-    cond, p = _compare(column, f, value)
+    if f.kind == "param" and f.op in ("Equals", "NotEquals", "In"):
+        cond, p = _param_equality(f)
+    else:
+        column, value = _value_column(f)
+        cond, p = _compare(column, f, value)
     return f"c.id IN (SELECT {owner} FROM {table} WHERE {key_cond} AND {cond})", [f.key, *p]
+
+
+def _param_equality(f: Filter) -> tuple[str, list[object]]:
+    """Equals / NotEquals / In on a parameter: a value that reads as a number matches the
+    number (``"6"`` matches 6.0), and every value matches the text as given."""
+    items = [v.strip() for v in str(f.value).split(",")] if f.op == "In" else [str(f.value)]
+    numbers = [n for n in (_number(v) for v in items) if n is not None]
+    texts = ",".join("?" * len(items))
+    cond = f"coalesce(text_value IN ({texts}), 0)"
+    if numbers:
+        cond += f" OR coalesce(number_value IN ({','.join('?' * len(numbers))}), 0)"
+    return (f"NOT ({cond})" if f.op == "NotEquals" else f"({cond})"), [*items, *numbers]
 
 
 def _value_column(f: Filter) -> tuple[str, object]:
@@ -300,6 +315,10 @@ def _filter_match(record: TrialComponentRecord, f: Filter) -> bool:
 def _value_match(actual: object, f: Filter) -> bool:
     if f.op == "Contains":
         return str(f.value) in str(actual)
+    if f.kind == "param" and f.op in ("Equals", "NotEquals", "In"):
+        items = [v.strip() for v in str(f.value).split(",")] if f.op == "In" else [str(f.value)]
+        found = any(_param_equals(actual, item) for item in items)
+        return not found if f.op == "NotEquals" else found
     if f.op == "In":
         return str(actual) in [v.strip() for v in str(f.value).split(",")]
     expected: object = f.value
@@ -312,3 +331,11 @@ def _value_match(actual: object, f: Filter) -> bool:
         if expected is None:
             return False
     return _PY_OP[f.op](actual, expected)
+
+
+def _param_equals(actual: object, item: str) -> bool:
+    """The rule of :func:`_param_equality`: the same text, or the same number."""
+    if isinstance(actual, str) and actual == item:
+        return True
+    number = actual if isinstance(actual, float | int) else _number(str(actual))
+    return number is not None and number == _number(item)
