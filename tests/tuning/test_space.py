@@ -75,3 +75,19 @@ def test_values_read_back_as_text_and_outside() -> None:
     assert space.to_internal({"depth": 4.5, "flag": True}) is None
     assert space.to_internal({"depth": 4}) is None
     assert space.to_values({"depth": 3, "flag": False}) == {"depth": 3, "flag": False}
+
+
+@pytest.mark.parametrize(("low", "high"), [(0.0, 0.3), (0.1, 0.7), (0.2, 0.9), (0.0, 0.1)])
+def test_reverse_log_values_stay_inside_the_range_at_both_ends(low: float, high: float) -> None:
+    """1 - (1 - x) can round outside [min_value, max_value] (1 - 0.7 = 0.30000000000000004);
+    the Gaussian-process sampler often proposes exactly the ends of the search scale."""
+    rng = ContinuousParameter(min_value=low, max_value=high, scaling_type="ReverseLogarithmic")
+    dim = Dimension.build("beta", rng)
+    dist = dim.distribution
+    assert isinstance(dist, FloatDistribution)
+    assert dim.to_value(dist.low) == high
+    assert dim.to_value(dist.high) == low
+    for internal in (dist.low, dist.high, math.sqrt(dist.low * dist.high)):
+        value = float(dim.to_value(internal))
+        assert low <= value <= high
+        assert dim.to_internal(value) is not None  # a value read back (resume) is inside

@@ -74,7 +74,17 @@ class Dimension:
     def to_value(self, internal: Any) -> Value:
         """The hyperparameter value for an Optuna parameter value."""
         if self.scaling == "ReverseLogarithmic":
-            return 1.0 - float(internal)
+            # 1 - (1 - x) is not always x in floating point: the ends of the search scale map
+            # to the ends of the range exactly, and every value stays inside it
+            dist = self.distribution
+            assert isinstance(self.range, ContinuousParameter)
+            assert isinstance(dist, FloatDistribution)
+            low, high = self.range.bounds()
+            if float(internal) <= dist.low:
+                return high
+            if float(internal) >= dist.high:
+                return low
+            return min(max(1.0 - float(internal), low), high)
         if isinstance(self.range, IntegerParameter):
             return int(internal)
         if isinstance(self.range, ContinuousParameter):
