@@ -368,3 +368,42 @@ def test_session_setting_for_local_processes_per_host(workspace: Path) -> None:
     with pytest.raises(SpecError) as info:
         Session("local", workspace=workspace, processes_per_host=0)
     assert info.value.field == "processes_per_host"
+
+
+PROGRESS_BAR = """\
+import sys
+for i in range(3):
+    sys.stderr.write(f"\\rprogress {i} loss={1 / (i + 1):.3f}")
+    sys.stderr.flush()
+sys.stderr.write("\\n")
+print("page\\x0cbreak and\\u2028separator loss=0.125", flush=True)
+print("done loss=0.0625", flush=True)
+"""
+
+
+def test_progress_bars_and_odd_separators_keep_their_log_record(
+    workspace: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A record holds \\r (tqdm), form feeds or U+2028: it stays one record, in order, with
+    its time (was: split into pieces dated 1970, sorted first, final metric wrong)."""
+    backend = LocalBackend(workspace, tracking=False)
+    job = TrainingJob(
+        entry_point="train.py",
+        source_dir=str(_src(tmp_path, train=PROGRESS_BAR)),
+        metric_definitions=[{"name": "loss", "regex": r"loss=([0-9.]+)"}],
+    )
+    submitted = time.time()
+    name = backend.submit(job)
+    desc = backend.wait(name, timeout=60, raise_on_failure=True, logs=True)
+    points = backend.metrics(name, ["loss"])
+    assert [p.value for p in points] == [1.0, 0.5, 0.333, 0.125, 0.0625]
+    assert all(p.timestamp >= submitted - 1 for p in points)
+    assert desc.final_metrics == {"loss": 0.0625}
+    lines = backend.logs(name).split("\n")
+    assert lines[:3] == [
+        "[algo-1] \rprogress 0 loss=1.000\rprogress 1 loss=0.500\rprogress 2 loss=0.333",
+        "[algo-1] page\x0cbreak and\u2028separator loss=0.125",
+        "[algo-1] done loss=0.0625",
+    ]
+    printed = capsys.readouterr().out.split("\n")
+    assert printed[:3] == lines[:3]

@@ -40,6 +40,7 @@ from sagescale.backends.local._supervisor import (
     STATE_FILE,
     STOP_FILE,
     SUPERVISOR_LOG,
+    log_records,
     parse_log_line,
     read_json,
 )
@@ -720,10 +721,10 @@ def _merged_log_lines(job_dir: Path) -> Iterator[tuple[float, str, str]]:
     lines: list[tuple[float, int, str, str]] = []
     for index, path in enumerate(_host_logs(job_dir)):
         try:
-            text = path.read_text(encoding="utf-8", errors="replace")
+            text = path.read_bytes().decode("utf-8", errors="replace")  # keeps \r as is
         except OSError:
             continue
-        for raw in text.splitlines():
+        for raw in log_records(text):
             stamp, _, line = parse_log_line(raw)
             lines.append((stamp, index, path.stem, line))
     lines.sort(key=lambda item: (item[0], item[1]))
@@ -751,6 +752,6 @@ class _LogTail:
             if cut < 0:
                 continue
             self.offsets[path] = start + cut + 1
-            for raw in data[: cut + 1].decode("utf-8", errors="replace").splitlines():
+            for raw in log_records(data[: cut + 1].decode("utf-8", errors="replace")):
                 out.write(f"[{path.stem}] {parse_log_line(raw)[2]}\n")
         out.flush()

@@ -24,7 +24,7 @@ from typing import Any
 
 from sagescale._workspace import Workspace, register_migrations
 from sagescale.backends._base import MetricPoint
-from sagescale.backends.local._supervisor import LOG_DIR, parse_log_line
+from sagescale.backends.local._supervisor import LOG_DIR, log_records, parse_log_line
 
 __all__ = ["MetricExtractor", "ingest_metrics", "read_points"]
 
@@ -153,9 +153,10 @@ def _read_from(path: Path, offset: int) -> bytes:
 
 def _log_points(data: bytes, extractor: MetricExtractor) -> list[MetricPoint]:
     points: list[MetricPoint] = []
-    for raw in data.decode("utf-8", errors="replace").splitlines():
+    for raw in log_records(data.decode("utf-8", errors="replace")):
         timestamp, _, text = parse_log_line(raw)
-        points.extend(extractor.points(text, timestamp))
+        for segment in text.split("\r"):  # a progress bar redraws its line with \r
+            points.extend(extractor.points(segment, timestamp))
     return points
 
 

@@ -49,6 +49,7 @@ __all__ = [
     "STATE_FILE",
     "STOP_FILE",
     "SUPERVISOR_LOG",
+    "log_records",
     "main",
     "parse_log_line",
     "read_json",
@@ -83,6 +84,16 @@ def read_json(path: Path) -> Any:
 def format_log_line(timestamp: float, stream: str, text: str) -> str:
     """One line of a host log file: ``<epoch seconds> <o|e> <text>``."""
     return f"{timestamp:.6f} {stream} {text}\n"
+
+
+def log_records(text: str) -> list[str]:
+    """The records of a host log file's text: split on ``\\n`` only, because a record's
+    text may hold ``\\r`` (progress bars), form feeds or Unicode line separators, which
+    ``str.splitlines`` would wrongly treat as the start of a new record."""
+    records = text.split("\n")
+    if records and records[-1] == "":
+        records.pop()
+    return records
 
 
 def parse_log_line(line: str) -> tuple[float, str, str]:
