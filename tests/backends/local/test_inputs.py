@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 import socket
 import tarfile
@@ -159,6 +160,30 @@ def test_rendezvous_port_taken_fails_the_job(workspace: Path, src: Path) -> None
     assert f"torchrun rendezvous on 127.0.0.1:{port} failed" in desc.failure_reason
     assert desc.model_artifacts is None
     assert not (Path(desc.extra["job_dir"]) / "output" / "model.tar.gz").exists()
+
+
+# -- a lone entry point (no source_dir) ------
+@pytest.mark.parametrize("absolute", [False, True])
+def test_a_lone_entry_point_in_a_subfolder_runs_from_code(
+    backend: LocalBackend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, absolute: bool
+) -> None:
+    """Without source_dir the script is copied alone into code/ and run from there by its
+    file name, as on SageMaker (was: code/scripts/train.py, not found; an absolute path ran
+    the original file outside the job)."""
+    project = tmp_path / "project"
+    (project / "scripts").mkdir(parents=True)
+    script = project / "scripts" / "train.py"
+    script.write_text("import sys\nprint('running', sys.argv[0], flush=True)\n")
+    monkeypatch.chdir(project)
+    entry = str(script) if absolute else "scripts/train.py"
+    name = backend.submit(TrainingJob(entry_point=entry))
+    desc = backend.wait(name, timeout=60)
+    assert desc.status == JobStatus.COMPLETED, desc.failure_reason
+    code = backend.job_dir(name) / "code"
+    assert f"running {code / 'train.py'}" in backend.logs(name)
+    assert desc.hyperparameters["sagemaker_program"] == '"train.py"'
+    config = json.loads((backend.job_dir(name) / "input/config/hyperparameters.json").read_text())
+    assert config["sagemaker_program"] == '"train.py"'
 
 
 # -- local channels, model_uri and output_path ------

@@ -249,9 +249,11 @@ def build_plan(
     per_host = local_processes_per_host(job, settings.processes_per_host)
     job = local_job(job, per_host)
     layout = _Layout(job_dir)
+    source = job
+    job = _lone_script(job)
     hps = resolve_hyperparameters(job, job_name, settings.region, layout.code, overrides)
     layout.create()
-    _copy_code(job, layout.code, settings.workspace_root)
+    _copy_code(source, layout.code, settings.workspace_root)
     hosts = [f"algo-{i}" for i in range(1, job.instance_count + 1)]
     channels = job.channels()
     if job.model_uri is not None:
@@ -262,6 +264,16 @@ def build_plan(
     plan = _plan_dict(job, job_name, layout, host_entries, settings)
     write_json_atomic(layout.meta / PLAN_FILE, plan)
     return JobPlan(job_dir=job_dir, hyperparameters=hps, plan=plan)
+
+
+def _lone_script(job: TrainingJob) -> TrainingJob:
+    """Without ``source_dir`` the entry point is a path to one script, copied alone into
+    ``code/``: the job runs it by its file name (``sagemaker_program``), as the SageMaker
+    SDK and backend do."""
+    if job.source_dir is not None or job.entry_point is None:
+        return job
+    name = Path(job.entry_point).name
+    return job if name == job.entry_point else job.model_copy(update={"entry_point": name})
 
 
 class _Layout:
