@@ -149,3 +149,17 @@ def test_console_script_exit_code(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert "instance_count" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_errors_and_warnings_print_square_brackets_verbatim(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the job-name rule quotes its pattern; rich would read "[a-zA-Z0-9]" as a style tag
+    spec = _write(tmp_path / "bad.yaml", {"entry_point": "t.py", "base_job_name": "bad_name"})
+    assert main(["validate", str(spec)]) == 2
+    assert "^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$" in capsys.readouterr().err
+    odd = tmp_path / "[a]"
+    odd.mkdir()
+    spot = _write(odd / "spot.yaml", {"entry_point": "t.py", "spot": {"max_wait_seconds": 90000}})
+    assert main(["validate", str(spot)]) == 0
+    assert f"{spot} is a valid training job spec" in capsys.readouterr().out.replace("\n", "")

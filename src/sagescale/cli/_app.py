@@ -8,6 +8,7 @@ import warnings
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from sagescale.errors import JobFailedError, SageScaleError, SpecError
 
@@ -83,13 +84,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = app(args=argv, standalone_mode=False)
     except SpecError as exc:
-        err_console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        err_console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         return EXIT_BAD_INPUT
     except JobFailedError as exc:
-        err_console.print(f"[red]failed:[/red] {exc}", highlight=False, soft_wrap=True)
+        err_console.print(f"[red]failed:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         return EXIT_FAILED
     except SageScaleError as exc:
-        err_console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        err_console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         return EXIT_FAILED
     except typer.Exit as exc:
         return int(exc.exit_code)

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from sagescale.cli._app import console
 from sagescale.specs import SpecWarning, TrainingJob, load_spec
@@ -20,6 +21,6 @@ def validate(spec: Annotated[Path, typer.Argument(help="a training or tuning spe
         warnings.simplefilter("always", SpecWarning)
         loaded = load_spec(spec)
     for warning in caught:
-        console.print(f"[yellow]warning:[/yellow] {warning.message}", highlight=False)
+        console.print(f"[yellow]warning:[/yellow] {escape(str(warning.message))}", highlight=False)
     kind = "training job" if isinstance(loaded, TrainingJob) else "tuning job"
-    console.print(f"[green]ok[/green]: {spec} is a valid {kind} spec", highlight=False)
+    console.print(f"[green]ok[/green]: {escape(str(spec))} is a valid {kind} spec", highlight=False)
