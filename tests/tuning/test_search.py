@@ -92,3 +92,24 @@ def test_best_practice_warnings_when_the_tuner_is_built() -> None:
             },
             backend="local",
         )
+
+
+def test_a_grid_larger_than_the_job_limit_is_a_spec_error() -> None:
+    """10^8 combinations without max_jobs was accepted (rendered MaxNumberOfTrainingJobs
+    100000000) and the local search built the whole grid in memory."""
+    from sagescale.errors import SpecError
+
+    ranges = {f"p{i}": CategoricalParameter(values=list(range(10))) for i in range(8)}
+    with pytest.raises(SpecError, match=r"100000000 combinations.*10000") as info:
+        TuningJob(
+            training_job=JOB,
+            objective_metric_name="m",
+            hyperparameter_ranges=ranges,
+            strategy="Grid",
+        )
+    assert (info.value.field, info.value.value) == ("hyperparameter_ranges", 100_000_000)
+    ranges = {f"p{i}": CategoricalParameter(values=list(range(10))) for i in range(4)}
+    spec = TuningJob(  # exactly the limit is fine
+        training_job=JOB, objective_metric_name="m", hyperparameter_ranges=ranges, strategy="Grid"
+    )
+    assert spec.effective_max_jobs() == 10_000

@@ -35,6 +35,7 @@ ScalingType = Literal["Auto", "Linear", "Logarithmic", "ReverseLogarithmic"]
 MAX_RANGES = 30
 MAX_CATEGORICAL_VALUES = 30
 ADVISED_MAX_RANGES = 20
+MAX_TRAINING_JOBS = 10_000  # the largest max_jobs, so also the largest grid
 MAX_VALUE_LENGTH = 256  # ParameterValue and ParameterKey in the SageMaker API
 _DEFINITION_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,63}$")
 # what the SageMaker SDK's tuner adds to a framework job's static hyperparameters
@@ -223,7 +224,7 @@ class TuningJob(SpecModel):
     metric_definitions: list[MetricDefinition] | None = None
     hyperparameter_ranges: dict[str, ParameterRange] = Field(default_factory=dict)
     strategy: Literal["Bayesian", "Random", "Hyperband", "Grid"] = "Bayesian"
-    max_jobs: int | None = Field(default=None, ge=1, le=10_000)
+    max_jobs: int | None = Field(default=None, ge=1, le=MAX_TRAINING_JOBS)
     max_parallel_jobs: int = Field(default=1, ge=1, le=100)
     max_runtime_seconds: int | None = Field(default=None, ge=120, le=15_768_000)
     early_stopping_type: Literal["Off", "Auto"] = "Off"
@@ -352,6 +353,13 @@ class TuningJob(SpecModel):
                         value=rng.type,
                     )
         combos = self.grid_size()
+        if combos > MAX_TRAINING_JOBS:
+            raise SpecRule(
+                f"strategy Grid runs every combination once: {combos} combinations, more than "
+                f"the {MAX_TRAINING_JOBS} training jobs a tuning job may start",
+                field="training_jobs" if self.training_jobs else "hyperparameter_ranges",
+                value=combos,
+            )
         if self.max_jobs is not None and self.max_jobs != combos:
             raise SpecRule(
                 f"strategy Grid needs max_jobs equal to the number of combinations ({combos})",
