@@ -146,6 +146,38 @@ def test_bad_hyperparameter_override(backend: LocalBackend, src: Path) -> None:
     _nothing_left(backend)
 
 
+@pytest.mark.parametrize(
+    ("setting", "value", "rule"),
+    [
+        ("processes_per_host", "2", "integer between 1 and 64"),
+        ("processes_per_host", True, "integer between 1 and 64"),
+        ("processes_per_host", 2.5, "integer between 1 and 64"),
+        ("processes_per_host", 65, "integer between 1 and 64"),
+        ("stop_grace_seconds", "10", "finite number of seconds >= 0"),
+        ("stop_grace_seconds", float("nan"), "finite number of seconds >= 0"),
+        ("stop_grace_seconds", -1, "finite number of seconds >= 0"),
+        ("master_port", 70000, "TCP port between 1 and 65535"),
+        ("master_port", "29500", "TCP port between 1 and 65535"),
+        ("master_port", 0, "TCP port between 1 and 65535"),
+        ("poll_interval", -1, "finite number of seconds > 0"),
+        ("poll_interval", 0, "finite number of seconds > 0"),
+        ("region", 5, "region name"),
+        ("region", "", "region name"),
+        ("stream_logs", "yes", "True or False"),
+        ("tracking", None, "True or False"),
+    ],
+)
+def test_bad_backend_settings_are_spec_errors(
+    workspace: Path, setting: str, value: object, rule: str
+) -> None:
+    """Each constructor setting is checked (were: TypeError for '10' or '2'; a NaN grace, a
+    port out of range, a negative or zero poll interval were accepted and broke jobs later)."""
+    with pytest.raises(SpecError, match=rule) as info:
+        LocalBackend(workspace, **{setting: value})  # type: ignore[arg-type]
+    assert info.value.field == setting
+    assert repr(value) in str(info.value)
+
+
 @pytest.mark.slow
 def test_rendezvous_port_taken_fails_the_job(workspace: Path, src: Path) -> None:
     with socket.socket() as taken:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import shutil
 import signal
@@ -13,7 +14,7 @@ import sys
 import threading
 import time
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, ClassVar, TextIO
@@ -120,18 +121,15 @@ class LocalBackend(Backend):
         tracking: bool = True,
         tracking_store: Any = None,
     ) -> None:
-        if processes_per_host is not None and not 1 <= processes_per_host <= 64:
-            raise SpecError(
-                f"processes_per_host = {processes_per_host!r}: must be between 1 and 64",
-                field="processes_per_host",
-                value=processes_per_host,
-            )
-        if stop_grace_seconds < 0:
-            raise SpecError(
-                f"stop_grace_seconds = {stop_grace_seconds!r}: must be >= 0",
-                field="stop_grace_seconds",
-                value=stop_grace_seconds,
-            )
+        _check_settings(
+            processes_per_host=processes_per_host,
+            stop_grace_seconds=stop_grace_seconds,
+            master_port=master_port,
+            poll_interval=poll_interval,
+            region=region,
+            stream_logs=stream_logs,
+            tracking=tracking,
+        )
         self.workspace = (
             workspace if isinstance(workspace, Workspace) else Workspace.open(workspace)
         )
@@ -602,6 +600,46 @@ class LocalBackend(Backend):
 
 
 # -- helpers -----------------------------------------------------------------------------------
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _check_settings(**settings: object) -> None:
+    """The constructor's settings, each checked against its rule (``SpecError`` names it)."""
+    rules: dict[str, tuple[Callable[[object], bool], str]] = {
+        "processes_per_host": (
+            lambda v: v is None or (_is_int(v) and 1 <= v <= 64),  # type: ignore[operator]
+            "must be an integer between 1 and 64 (or None)",
+        ),
+        "stop_grace_seconds": (
+            lambda v: _is_number(v) and v >= 0,  # type: ignore[operator]
+            "must be a finite number of seconds >= 0",
+        ),
+        "master_port": (
+            lambda v: v is None or (_is_int(v) and 1 <= v <= 65535),  # type: ignore[operator]
+            "must be a TCP port between 1 and 65535 (or None: a free port per attempt)",
+        ),
+        "poll_interval": (
+            lambda v: _is_number(v) and v > 0,  # type: ignore[operator]
+            "must be a finite number of seconds > 0",
+        ),
+        "region": (
+            lambda v: v is None or (isinstance(v, str) and v != ""),
+            "must be a region name such as 'us-east-1' (or None)",
+        ),
+        "stream_logs": (lambda v: isinstance(v, bool), "must be True or False"),
+        "tracking": (lambda v: isinstance(v, bool), "must be True or False"),
+    }
+    for name, value in settings.items():
+        accept, rule = rules[name]
+        if not accept(value):
+            raise SpecError(f"{name} = {value!r}: {rule}", field=name, value=value)
+
+
 def _try_mkdir(path: Path) -> bool:
     try:
         path.mkdir(parents=True, exist_ok=False)
