@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import random
 import tarfile
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -145,6 +146,28 @@ def test_model_from_channel_file_and_archive(
         load_model_from_channel("model", "missing.pt")
     with pytest.raises(SpecError, match="channel 'pretrained'"):
         load_model_from_channel("pretrained")
+
+
+def test_model_from_an_archive_leaves_no_unpacked_copy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The archive is unpacked into a temporary folder that is removed after loading, and
+    after a failed search (was: one full copy of the model left in /tmp per call)."""
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    channel = tmp_path / "channel"
+    channel.mkdir()
+    torch.save(nn.Linear(2, 2).state_dict(), tmp_path / "model.pt")
+    with tarfile.open(channel / "model.tar.gz", "w:gz") as tar:
+        tar.add(tmp_path / "model.pt", arcname="model.pt")
+    monkeypatch.setenv("SM_CHANNELS", '["model"]')
+    monkeypatch.setenv("SM_CHANNEL_MODEL", str(channel))
+    for _ in range(2):
+        assert set(load_model_from_channel()) == {"weight", "bias"}
+    with pytest.raises(SpecError, match="missing"):
+        load_model_from_channel(filename="missing.pt")
+    assert list(scratch.iterdir()) == []
 
 
 def test_an_unsafe_model_archive_is_a_spec_error(

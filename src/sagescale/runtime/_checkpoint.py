@@ -254,17 +254,17 @@ def load_model_from_channel(
     ``filename`` the single ``*.pt``/``*.pth``/``*.bin`` file found is loaded.
     """
     root = load_env().channel(channel)
-    search = root
     archives = sorted(root.glob("*.tar.gz"))
-    if archives:
-        search = Path(tempfile.mkdtemp(prefix="sagescale-model-"))
+    if not archives:
+        path = _find_model_file(root, filename, channel)
+        return torch.load(path, map_location=map_location, weights_only=weights_only)
+    # unpacked into a temporary folder that is removed once the model is in memory
+    with tempfile.TemporaryDirectory(prefix="sagescale-model-") as unpacked:
+        search = Path(unpacked)
         for archive in archives:
             _extract(archive, search)
-    return torch.load(
-        _find_model_file(search, filename, channel),
-        map_location=map_location,
-        weights_only=weights_only,
-    )
+        path = _find_model_file(search, filename, channel)
+        return torch.load(path, map_location=map_location, weights_only=weights_only)
 
 
 def _extract(archive: Path, target: Path) -> None:
