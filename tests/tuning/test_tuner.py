@@ -438,3 +438,27 @@ def test_tracking_failure_only_warns(make_tuner: Make, monkeypatch: pytest.Monke
     with pytest.warns(TrackingWarning, match="automatic tracking failed"):
         desc = tuner.fit()
     assert desc.status == "Completed"
+
+
+def test_a_nan_objective_is_a_failed_objective_never_the_best(
+    make_tuner: Make, backend: ThreadBackend
+) -> None:
+    """A diverged job (NaN loss) was Succeeded with a NaN objective, counted by the completion
+    criteria, and became the tuning job's best training job when it came first."""
+    from .conftest import curve_job
+
+    backend.functions["nan.py"] = curve_job(
+        lambda hps, epoch: float("nan") if hps["x"] < 0.5 else float(hps["x"])
+    )
+    tuner = make_tuner(
+        "nan.py",
+        strategy="Grid",
+        hyperparameter_ranges={"x": CategoricalParameter(values=[0.1, 0.7, 0.2])},
+        random_seed=None,
+    )
+    desc = tuner.fit()
+    jobs = tuner.training_jobs()
+    assert [j.objective_status for j in jobs] == ["Failed", "Succeeded", "Failed"]
+    assert all("NaN" in (j.failure_reason or "") for j in (jobs[0], jobs[2]))
+    assert desc.status == "Completed"
+    assert desc.best_training_job == tuner.best_training_job() == jobs[1].job_name

@@ -5,14 +5,16 @@ Rules (documented in docs/tuning.md):
 - At most ``max_parallel_jobs`` training jobs run at once; at most ``max_jobs`` start.
 - A training job's objective curve is read from ``Backend.metrics`` (metric definitions and
   the runtime's structured records); its final objective is the last value reported.
-- A job that fails, or completes without reporting the objective, is recorded and the
-  search goes on; the tuning job fails once :func:`max_failed_jobs` jobs failed.
+- A job that fails, or completes without reporting the objective (or with a NaN final
+  objective), is recorded and the search goes on; the tuning job fails once
+  :func:`max_failed_jobs` jobs failed.
 - Every step is written to the workspace before it happens, so a tuning job whose
   orchestrating process died can be resumed: finished jobs are replayed, never re-run.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 import uuid
@@ -310,6 +312,12 @@ class TuningRunner:
         summary.status = desc.status.value if desc else "Failed"
         summary.failure_reason = failure or (desc.failure_reason if desc else None)
         value = self._final_objective(summary, desc)
+        if value is not None and math.isnan(value):  # a diverged job: no objective value
+            value = None
+            summary.failure_reason = summary.failure_reason or (
+                f"objective metric {self._objective_name(summary.definition_name)!r} "
+                "was NaN at the end"
+            )
         if value is None:
             self.failed += 1
             summary.objective_status = "Failed"
