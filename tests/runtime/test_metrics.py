@@ -113,11 +113,21 @@ def test_metrics_dir_resolution(tmp_path: Path) -> None:
         ("", 1.0, 0),
         ("loss", "high", 0),
         ("loss", 1.0, -1),
+        ("loss\n", 1.0, 0),  # "$" matches before a final newline: the line would break
     ],
 )
 def test_bad_input(metrics: Path, name: str, value: object, step: int) -> None:
+    out = io.StringIO()
     with pytest.raises(SpecError):
-        log_metric(name, value, step=step, stream=io.StringIO())  # type: ignore[arg-type]
+        log_metric(name, value, step=step, stream=out)  # type: ignore[arg-type]
+    assert out.getvalue() == ""
+    assert read_metric_records(metrics) == []
+
+
+def test_a_name_with_a_final_newline_is_not_a_metric_name() -> None:
+    with pytest.raises(SpecError, match="metric name") as info:
+        metric_definition("loss\n")
+    assert info.value.field == "name"
 
 
 def test_rank_from_mpirun(metrics: Path, monkeypatch: pytest.MonkeyPatch) -> None:

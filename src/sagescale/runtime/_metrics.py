@@ -61,7 +61,7 @@ METRIC_LINE_REGEX = re.compile(
     METRIC_LINE_PREFIX  # no regex metacharacters in it
     + rf" name=(?P<name>{METRIC_NAME_REGEX}) value=(?P<value>{_VALUE_REGEX}) step=(?P<step>\d+)"
 )
-_NAME_RE = re.compile(rf"^{METRIC_NAME_REGEX}$")
+_NAME_RE = re.compile(METRIC_NAME_REGEX)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -193,7 +193,7 @@ def _next_step(name: str, step: int | None) -> int:
 
 
 def _check_name(name: str) -> None:
-    if not isinstance(name, str) or not _NAME_RE.match(name):
+    if not isinstance(name, str) or not _NAME_RE.fullmatch(name):
         raise SpecError(
             f"metric name {name!r}: must match {METRIC_NAME_REGEX}", field="name", value=name
         )
