@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -89,6 +90,18 @@ def test_tracker_marks_failure(workspace: Path) -> None:
     assert tc.metrics["loss"].count == 1  # what was logged before the crash is kept
 
 
+def test_a_bad_point_is_rejected_at_the_call_and_loses_nothing(workspace: Path) -> None:
+    """The points buffered before a bad timestamp reach the store (a NaN timestamp used to
+    fail the flush in close() with sqlite3.IntegrityError, dropping the whole buffer)."""
+    with Tracker.create(trial_component_name="buffered") as tracker:
+        for step in range(5):
+            tracker.log_metric("loss", float(step), step=step)
+        with pytest.raises(SpecError):
+            tracker.log_metric("loss", 9.0, step=5, timestamp=math.nan)
+    tc = TrialComponent.load("buffered")
+    assert tc.status == "Completed" and tc.metrics["loss"].count == 5
+
+
 def test_bad_values_are_rejected(workspace: Path, tmp_path: Path) -> None:
     tracker = Tracker.create(trial_component_name="bad-values")
     with pytest.raises(SpecError, match="must be a string or a number"):
@@ -101,6 +114,14 @@ def test_bad_values_are_rejected(workspace: Path, tmp_path: Path) -> None:
         tracker.log_metric("loss", 1.0, step="3")  # type: ignore[arg-type]
     with pytest.raises(SpecError, match="seconds since the epoch"):
         tracker.log_metric("loss", 1.0, timestamp="now")  # type: ignore[arg-type]
+    for timestamp in (math.nan, math.inf, 1e300):
+        with pytest.raises(SpecError, match="finite number within the years") as info:
+            tracker.log_metric("loss", 1.0, timestamp=timestamp)
+        assert info.value.field == "timestamp"
+    for step in (-1, 2**64):
+        with pytest.raises(SpecError, match=r"step .* must be between 0 and") as info:
+            tracker.log_metric("loss", 1.0, step=step)
+        assert info.value.field == "step" and info.value.value == step
     with pytest.raises(SpecError, match="existing file"):
         tracker.log_artifact(tmp_path / "missing.txt")
     for name in ("", 3):

@@ -103,6 +103,38 @@ def test_malformed_metric_in_a_fast_chunk_is_skipped(store: SQLiteStore, tmp_pat
     assert [p.value for p in store.metric_series("tc", "a")] == [1.0, 3.0]
 
 
+@pytest.mark.parametrize("kind", ["fast", "mixed"])
+def test_an_unstorable_point_does_not_block_the_file(
+    store: SQLiteStore, tmp_path: Path, kind: str
+) -> None:
+    """A NaN timestamp or a step beyond 64 bits is skipped; the points around it, and the
+    records after it, are ingested (the chunk used to fail on every ingest, forever)."""
+    store.create_trial_component("tc")
+    lines = [
+        b'{"m":"a","v":1.0,"s":0,"t":1.0}',
+        b'{"m":"a","v":2.0,"s":1,"t":NaN}',
+        b'{"m":"a","v":3.0,"s":1180591620717411303424,"t":3.0}',
+        b'{"m":"a","v":4.0,"s":3,"t":4.0}',
+    ]
+    if kind == "mixed":
+        lines.append(b'{"p":"lr","v":0.5}')
+    (tmp_path / "1-x.jsonl").write_bytes(b"\n".join(lines) + b"\n")
+    ingest_job_files(store, tmp_path, "tc")
+    assert [p.value for p in store.metric_series("tc", "a")] == [1.0, 4.0]
+    assert ingest_job_files(store, tmp_path, "tc") == 0  # the offset moved on
+
+
+def test_other_stores_skip_an_unstorable_point(mlflow_case: StoreCase, tmp_path: Path) -> None:
+    store = mlflow_case.store
+    name = f"unstorable-{os.getpid()}-{time.monotonic_ns()}"
+    store.create_trial_component(name)
+    (tmp_path / "1-x.jsonl").write_bytes(
+        b'{"m":"a","v":1.0,"s":0,"t":1.0}\n{"m":"a","v":2.0,"s":1,"t":NaN}\n'
+    )
+    ingest_job_files(store, tmp_path, name)
+    assert [p.value for p in store.metric_series(name, "a")] == [1.0]
+
+
 def test_malformed_lines_are_skipped(store: SQLiteStore, tmp_path: Path) -> None:
     store.create_trial_component("tc")
     (tmp_path / "1-x.jsonl").write_bytes(b'not json\n{"zz":1}\n{"m":"a","v":1,"s":null,"t":1}\n')

@@ -347,10 +347,20 @@ def _metric_value(name: str, value: object) -> float:
         ) from None
 
 
+_STEP_MAX = 2**63 - 1  # what a store can hold (SQLite and MLflow keep 64-bit integers)
+
+
 def _check_step(name: str, step: object) -> int:
     if isinstance(step, bool) or not isinstance(step, int):
         raise SpecError(
             f"metric {name!r} step {step!r} must be an integer or None", field="step", value=step
+        )
+    if not 0 <= step <= _STEP_MAX:
+        raise SpecError(
+            f"metric {name!r} step {step!r} must be between 0 and {_STEP_MAX} (SageMaker's "
+            f"BatchPutMetrics takes no negative step)",
+            field="step",
+            value=step,
         )
     return int(step)
 
@@ -359,13 +369,18 @@ def _seconds(timestamp: float | datetime) -> float:
     if isinstance(timestamp, datetime):
         return timestamp.timestamp()
     try:
-        return float(timestamp)
-    except (TypeError, ValueError):
+        seconds = float(timestamp)
+        datetime.fromtimestamp(seconds, tz=timezone.utc)  # a time every store can hold
+    except (TypeError, ValueError, OverflowError, OSError):
+        seconds = math.nan
+    if math.isnan(seconds) or isinstance(timestamp, bool):
         raise SpecError(
-            f"timestamp {timestamp!r} must be a datetime or seconds since the epoch",
+            f"timestamp {timestamp!r} must be a datetime or seconds since the epoch (a finite "
+            f"number within the years 1-9999)",
             field="timestamp",
             value=timestamp,
-        ) from None
+        )
+    return seconds
 
 
 class _Logger:
@@ -402,7 +417,7 @@ class _Logger:
             v = float(value)
         except (TypeError, ValueError):
             v = _metric_value(name, value)
-        if step is not None and type(step) is not int:
+        if step is not None and (type(step) is not int or not 0 <= step <= _STEP_MAX):
             step = _check_step(name, step)
         self._sink.metric(name, v, step, time.time() if timestamp is None else _seconds(timestamp))
 

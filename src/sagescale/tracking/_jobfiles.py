@@ -223,7 +223,7 @@ def _apply(
         store.update_trial_component(
             component, parameters=batch.parameters, input_artifacts=inputs, output_artifacts=outputs
         )
-    points = batch.metric_points()
+    points = batch.points + batch.valid_records()
     if points:
         store.log_metrics(component, points)
 
@@ -261,12 +261,12 @@ def _parse_lines(data: bytes) -> Iterator[dict[str, Any]]:
 
 
 def _add_record(batch: JobBatch, rec: dict[str, Any], directory: Path) -> int:
-    from sagescale.tracking._model import Artifact, MetricPoint
+    from sagescale.tracking._model import Artifact
+    from sagescale.tracking._sqlite import checked_point
 
     try:
         if "m" in rec:
-            step = None if rec["s"] is None else int(rec["s"])
-            batch.points.append(MetricPoint(str(rec["m"]), float(rec["v"]), step, float(rec["t"])))
+            batch.points.append(checked_point(rec["m"], rec["v"], rec["s"], rec["t"]))
         elif "p" in rec:
             batch.parameters[rec["p"]] = rec["v"]
         elif "i" in rec or "o" in rec:

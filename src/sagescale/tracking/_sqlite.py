@@ -102,15 +102,10 @@ class JobBatch:
         points = []
         for r in self.records:
             try:
-                step = None if r["s"] is None else int(r["s"])
-                points.append(MetricPoint(str(r["m"]), float(r["v"]), step, float(r["t"])))
+                points.append(checked_point(r["m"], r["v"], r["s"], r["t"]))
             except (KeyError, TypeError, ValueError):
                 _LOG.warning("skipping a malformed tracking record %r", r)
         return points
-
-    def metric_points(self) -> list[MetricPoint]:
-        """Every point of the batch as MetricPoint tuples."""
-        return self.points + [MetricPoint(r["m"], r["v"], r["s"], r["t"]) for r in self.records]
 
     def artifacts_with_files(
         self, store: ExperimentStore, component: str
@@ -132,6 +127,24 @@ class JobBatch:
             or self.files
             or self.input_files
         )
+
+
+_STEP_LIMIT = 2**63  # SQLite's INTEGER is 64-bit signed
+
+
+def checked_point(name: object, value: object, step: object, timestamp: object) -> MetricPoint:
+    """A metric point from a job file's fields; ValueError/TypeError if it cannot be stored
+    (a step beyond 64 bits, a timestamp that is not a finite number)."""
+    if step is not None:
+        if isinstance(step, bool) or not isinstance(step, int | float | str):
+            raise TypeError(f"step {step!r} is not an integer")
+        step = int(step)
+        if not -_STEP_LIMIT <= step < _STEP_LIMIT:
+            raise ValueError(f"step {step} does not fit 64 bits")
+    seconds = float(timestamp)  # type: ignore[arg-type]
+    if not math.isfinite(seconds):
+        raise ValueError(f"timestamp {timestamp!r} is not finite")
+    return MetricPoint(str(name), float(value), step, seconds)  # type: ignore[arg-type]
 
 
 def _ts(value: datetime | None) -> float | None:
@@ -541,7 +554,12 @@ class SQLiteStore(ExperimentStore):
             try:
                 with _savepoint(conn):
                     _insert_points(conn, comp_id, batch.points, batch.records)
-            except (sqlite3.ProgrammingError, sqlite3.InterfaceError, sqlite3.IntegrityError):
+            except (
+                sqlite3.ProgrammingError,
+                sqlite3.InterfaceError,
+                sqlite3.IntegrityError,
+                OverflowError,
+            ):
                 # a malformed record in the fast path: validate one by one instead
                 _insert_points(conn, comp_id, batch.points + batch.valid_records())
             self._write_values(conn, comp_id, batch.parameters, inputs, outputs)
