@@ -462,3 +462,59 @@ def test_a_nan_objective_is_a_failed_objective_never_the_best(
     assert all("NaN" in (j.failure_reason or "") for j in (jobs[0], jobs[2]))
     assert desc.status == "Completed"
     assert desc.best_training_job == tuner.best_training_job() == jobs[1].job_name
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field", "message"),
+    [
+        (  # a typo: the ranges of "lni" were silently ignored
+            {"hyperparameter_ranges": {"quad": X, "lin": X, "lni": X}},
+            "hyperparameter_ranges",
+            r"unknown training job definitions \['lni'\]",
+        ),
+        (  # "lin" silently tuned the objective of another definition
+            {"objective_metric_name": {"quad": "score"}},
+            "objective_metric_name",
+            r"no entry for training job definitions \['lin'\]",
+        ),
+        (
+            {"objective_metric_name": {"quad": "score", "lin": "score", "mlp": "loss"}},
+            "objective_metric_name",
+            r"unknown training job definitions \['mlp'\]",
+        ),
+        (
+            {"metric_definitions": {"mlp": [{"name": "score", "regex": "s=(.*)"}]}},
+            "metric_definitions",
+            r"unknown training job definitions \['mlp'\]",
+        ),
+    ],
+)
+def test_multi_algorithm_mappings_name_exactly_the_definitions(
+    backend: ThreadBackend, kwargs: dict[str, Any], field: str, message: str
+) -> None:
+    """As the SageMaker SDK's HyperparameterTuner.create: ranges and objectives by definition
+    name every definition, metric definitions a subset; a name that is no definition is an
+    error, not ignored."""
+    args: dict[str, Any] = {
+        "objective_metric_name": "score",
+        "hyperparameter_ranges": {"quad": X, "lin": X},
+        **kwargs,
+    }
+    jobs = {
+        "quad": TrainingJob(entry_point="quad.py", framework="pytorch"),
+        "lin": TrainingJob(entry_point="lin.py", framework="pytorch"),
+    }
+    with pytest.raises(SpecError, match=message) as info:
+        HyperparameterTuner(jobs, backend=backend, **args)
+    assert info.value.field == field
+    # metric definitions for some of the definitions only are fine
+    metrics = {"lin": [{"name": "score", "regex": "s=(.*)"}]}
+    tuner = HyperparameterTuner(
+        jobs,
+        backend=backend,
+        objective_metric_name="score",
+        hyperparameter_ranges={"quad": X, "lin": X},
+        metric_definitions=metrics,
+    )
+    assert tuner.spec.training_jobs is not None
+    assert tuner.spec.training_jobs["lin"].metric_definitions is not None

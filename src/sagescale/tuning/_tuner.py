@@ -92,6 +92,23 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def _check_keys(
+    value: Mapping[str, Any], jobs: Mapping[str, TrainingJob], field: str, *, same: bool
+) -> None:
+    """As the SageMaker SDK's ``HyperparameterTuner.create``: the ranges and objectives name
+    every training job definition, the metric definitions only some; none names another."""
+    unknown = sorted(set(value) - set(jobs))
+    missing = sorted(set(jobs) - set(value)) if same else []
+    problems = [f"names unknown training job definitions {unknown}"] if unknown else []
+    problems += [f"has no entry for training job definitions {missing}"] if missing else []
+    if problems:
+        raise SpecError(
+            f"{field} {' and '.join(problems)} (the definitions are {sorted(jobs)})",
+            field=field,
+            value=sorted(value),
+        )
+
+
 def _multi_definitions(
     jobs: Mapping[str, TrainingJob],
     objective: str | Mapping[str, str],
@@ -99,14 +116,13 @@ def _multi_definitions(
     metrics: MetricDefs | Mapping[str, MetricDefs] | None,
 ) -> dict[str, Any]:
     ranges = _mapping(ranges, "hyperparameter_ranges")
+    _check_keys(ranges, jobs, "hyperparameter_ranges", same=True)
+    if isinstance(objective, Mapping):
+        _check_keys(objective, jobs, "objective_metric_name", same=True)
+    if isinstance(metrics, Mapping):
+        _check_keys(metrics, jobs, "metric_definitions", same=False)
     out: dict[str, Any] = {}
     for name, job in jobs.items():
-        if name not in ranges:
-            raise SpecError(
-                f"hyperparameter_ranges has no entry for training job definition {name!r}",
-                field="hyperparameter_ranges",
-                value=sorted(ranges),
-            )
         definition: dict[str, Any] = {"training_job": job, "hyperparameter_ranges": ranges[name]}
         if isinstance(objective, Mapping):
             definition["objective_metric_name"] = objective.get(name)
