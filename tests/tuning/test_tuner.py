@@ -518,3 +518,25 @@ def test_multi_algorithm_mappings_name_exactly_the_definitions(
     )
     assert tuner.spec.training_jobs is not None
     assert tuner.spec.training_jobs["lin"].metric_definitions is not None
+
+
+def test_metric_definitions_error_shows_the_accepted_keys(backend: ThreadBackend) -> None:
+    """The hint said {'Name': ..., 'Regex': ...}, keys MetricDefinition rejects."""
+    with pytest.raises(SpecError) as info:
+        HyperparameterTuner(
+            TrainingJob(entry_point="quad.py", framework="pytorch"),
+            objective_metric_name="score",
+            hyperparameter_ranges=X,
+            metric_definitions="score",  # type: ignore[arg-type]
+            backend=backend,
+        )
+    assert "{'name': ..., 'regex': ...}" in str(info.value)
+    hinted = [{"name": "score", "regex": r"score=(\S+)"}]
+    tuner = HyperparameterTuner(
+        TrainingJob(entry_point="quad.py", framework="pytorch"),
+        objective_metric_name="score",
+        hyperparameter_ranges=X,
+        metric_definitions=hinted,
+        backend=backend,
+    )
+    assert tuner.spec.metric_definitions is not None

@@ -53,7 +53,8 @@ def _metric_defs(value: MetricDefs | None) -> list[MetricDefinition] | None:
         return None
     if isinstance(value, str | bytes) or not isinstance(value, Sequence):
         raise SpecError(
-            f"metric_definitions={value!r} must be a list of {{'Name': ..., 'Regex': ...}}",
+            f"metric_definitions={value!r} must be a list of MetricDefinition or "
+            "{'name': ..., 'regex': ...}",
             field="metric_definitions",
             value=value,
         )
