@@ -195,6 +195,33 @@ def test_run_api(workspace: Path, tmp_path: Path) -> None:
         load_run()
 
 
+def test_run_names_are_not_truncated_into_one_component(workspace: Path) -> None:
+    """SageMaker's rule: a run's experiment and run names have at most 59 characters each.
+    Two long run names used to be cut to one 120-character component and share its data."""
+    with Run(experiment_name="e" * 59, run_name="r" * 59) as run:
+        run.log_metric("loss", 1.0, step=0)
+    assert TrialComponent.load(f"{'e' * 59}-{'r' * 59}").metrics["loss"].count == 1
+    for kwargs, field in (
+        ({"experiment_name": "exp", "run_name": "r" * 60}, "run_name"),
+        ({"experiment_name": "e" * 60, "run_name": "run"}, "experiment_name"),
+    ):
+        with pytest.raises(SpecError, match="at most 59") as info:
+            Run(**kwargs)
+        assert info.value.field == field and info.value.value == kwargs[field]
+        with pytest.raises(SpecError, match="at most 59"):
+            load_run(kwargs["experiment_name"], kwargs["run_name"])
+    assert [e.name for e in Experiment.list()] == ["e" * 59]  # nothing else was created
+
+
+def test_a_run_over_an_existing_component_joins_the_run_group(workspace: Path) -> None:
+    TrialComponent.create("mnist-warmup")  # created before, in no trial
+    with Run(experiment_name="mnist", run_name="warmup") as run:
+        run.log_metric("loss", 1.0, step=0)
+    tc = TrialComponent.load("mnist-warmup")
+    assert tc.trial_names == ("Default-Run-Group-mnist",)
+    assert [c.name for c in Experiment.load("mnist").list_trial_components()] == ["mnist-warmup"]
+
+
 def test_get_store_resolution(
     workspace: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

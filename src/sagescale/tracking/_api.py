@@ -577,8 +577,22 @@ def _run_group(experiment_name: str) -> str:
     return sanitize_name(f"Default-Run-Group-{experiment_name}")
 
 
+#: SageMaker's Run keeps the experiment and run names to half a name each, so that
+#: ``<experiment>-<run>`` and ``Default-Run-Group-<experiment>`` stay within 120 characters.
+RUN_NAME_MAX = 59
+
+
 def _run_component(experiment_name: str, run_name: str) -> str:
-    return sanitize_name(f"{experiment_name}-{run_name}")
+    for field, value in (("experiment_name", experiment_name), ("run_name", run_name)):
+        if len(value) > RUN_NAME_MAX:
+            raise SpecError(
+                f"{field}={value!r} has {len(value)} characters; a run's {field} may have at "
+                f"most {RUN_NAME_MAX} (SageMaker's rule: the run's trial component is named "
+                f"'<experiment_name>-<run_name>', at most 120 characters)",
+                field=field,
+                value=value,
+            )
+    return f"{experiment_name}-{run_name}"
 
 
 class Run(_Logger):
@@ -637,6 +651,8 @@ class Run(_Logger):
                 trial_name=self.run_group_name,
                 tags=tags,
             )
+        else:  # an existing component joins the run group, as SageMaker's Run does
+            s.associate_trial_component(self.trial_component_name, self.run_group_name)
 
     def __repr__(self) -> str:
         return f"Run(experiment_name={self.experiment_name!r}, run_name={self.run_name!r})"
