@@ -540,3 +540,14 @@ def test_metric_definitions_error_shows_the_accepted_keys(backend: ThreadBackend
         backend=backend,
     )
     assert tuner.spec.metric_definitions is not None
+
+
+def test_analytics_dataframe_takes_sagemakers_force_refresh(make_tuner: Make) -> None:
+    """Notebooks written for the SageMaker SDK call dataframe(force_refresh=True) (a TypeError
+    before); the result is always read fresh."""
+    tuner = make_tuner(strategy="Random", hyperparameter_ranges=X, max_jobs=2, random_seed=0)
+    tuner.fit()
+    analytics = tuner.analytics()
+    fresh = analytics.dataframe(force_refresh=True)
+    assert list(fresh["TrainingJobName"]) == [j.job_name for j in tuner.training_jobs()]
+    assert analytics.dataframe(True).equals(analytics.dataframe())

@@ -46,11 +46,16 @@ class TuningJobAnalytics:
     def training_jobs(self) -> list[TrainingJobSummary]:
         return list(self._fetch())
 
-    def dataframe(self, *, sort_by_final_metric: bool = False) -> pd.DataFrame:
+    def dataframe(
+        self, force_refresh: bool = False, *, sort_by_final_metric: bool = False
+    ) -> pd.DataFrame:
         """One row per training job: one column per tuned hyperparameter, then
         ``TrainingJobName``, ``TrainingJobStatus``, ``FinalObjectiveValue``,
         ``TrainingStartTime``, ``TrainingEndTime``, ``TrainingElapsedTimeSeconds`` (and
-        ``TrainingJobDefinitionName`` for a multi-algorithm job)."""
+        ``TrainingJobDefinitionName`` for a multi-algorithm job).
+
+        The training jobs are read on every call; ``force_refresh`` is accepted for code
+        written for the SageMaker SDK's ``HyperparameterTuningJobAnalytics.dataframe``."""
         import pandas as pd
 
         jobs = self.training_jobs()
