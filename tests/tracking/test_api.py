@@ -124,6 +124,11 @@ def test_bad_values_are_rejected(workspace: Path, tmp_path: Path) -> None:
         assert info.value.field == "step" and info.value.value == step
     with pytest.raises(SpecError, match="existing file"):
         tracker.log_artifact(tmp_path / "missing.txt")
+    with pytest.raises(SpecError, match="value=None must be a string") as info:
+        tracker.log_input("train", None)  # type: ignore[arg-type]
+    assert info.value.field == "value"
+    with pytest.raises(SpecError, match="media_type=3 must be a string"):
+        tracker.log_output("model", "s3://b/m", media_type=3)  # type: ignore[arg-type]
     for name in ("", 3):
         with pytest.raises(SpecError, match="metric name must be a non-empty string"):
             tracker.log_metric(name, 1.0)  # type: ignore[arg-type]
@@ -131,7 +136,11 @@ def test_bad_values_are_rejected(workspace: Path, tmp_path: Path) -> None:
         tracker.log_parameters([("lr", 0.1)])  # type: ignore[arg-type]
     with pytest.raises(SpecError, match="status='Done' must be one of"):
         tracker.close(status="Done")
+    tracker.log_input("data", tmp_path)  # a path is a value
     tracker.close()
+    inputs = TrialComponent.load("bad-values").input_artifacts
+    assert set(inputs) == {"data"} and inputs["data"].value == str(tmp_path)
+    assert TrialComponent.load("bad-values").output_artifacts == {}
     assert TrialComponent.load("bad-values").metrics == {}  # nothing bad was stored
     assert TrialComponent.load("bad-values").status == "InProgress"
 

@@ -423,8 +423,18 @@ class _Logger:
 
     def _artifact(self, name: str, value: str, media_type: str | None, direction: str) -> None:
         if not isinstance(name, str) or not name:
-            raise SpecError(f"artifact name must be a non-empty string, got {name!r}")
-        self._sink.artifact(name, Artifact(str(value), media_type), direction)
+            raise SpecError(
+                f"artifact name must be a non-empty string, got {name!r}", field="name", value=name
+            )
+        if not isinstance(value, str | os.PathLike):
+            raise SpecError(
+                f"artifact {name!r} value={value!r} must be a string (a URI or a path), "
+                f"not {type(value).__name__}",
+                field="value",
+                value=value,
+            )
+        _check_text(media_type, "media_type")
+        self._sink.artifact(name, Artifact(os.fspath(value), media_type), direction)
 
     def _file(
         self,
