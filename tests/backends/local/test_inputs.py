@@ -115,12 +115,32 @@ def test_model_uri_and_output_path_are_checked_at_submit(
         ({"model_uri": "gs://bucket/model.tar.gz"}, "model_uri", "s3://"),
         ({"model_uri": str(tmp_path / "missing.tar.gz")}, "model_uri", "no such file"),
         ({"output_path": str(a_file)}, "output_path", "must be a folder"),
+        # a file in the way failed the job only after training, when copying its outputs
+        ({"output_path": str(a_file / "runs")}, "output_path", "out.txt is a file"),
+        ({"checkpoint": {"s3_uri": str(a_file)}}, "checkpoint.s3_uri", "must be a folder"),
+        ({"checkpoint": {"s3_uri": "gs://bucket/ckpt"}}, "checkpoint.s3_uri", "s3://"),
     ):
         with pytest.raises(SpecError, match=rule) as info:
             backend.submit(_job(src, **options))
         assert info.value.field == field
-        assert info.value.value == options[field]
+        expected = options[field] if "." not in field else options["checkpoint"]["s3_uri"]
+        assert info.value.value == expected
     _nothing_left(backend)
+
+
+def test_a_checkpoint_local_path_cannot_escape_the_job_dir(
+    backend: LocalBackend, src: Path, tmp_path: Path
+) -> None:
+    """``/opt/ml/../../x`` is normalised (to /x, outside /opt/ml: the default checkpoints/);
+    it was joined as is, so the job's checkpoints went to a folder outside its directory."""
+    checkpoint = {"s3_uri": str(tmp_path / "ckpt"), "local_path": "/opt/ml/../../x"}
+    job = _job(src, inputs={"train": str(src)}, checkpoint=checkpoint)
+    name = backend.submit(job)
+    desc = backend.wait(name, timeout=60)
+    assert desc.status == JobStatus.COMPLETED, desc.failure_reason
+    plan = json.loads((backend.job_dir(name) / ".sagescale" / "plan.json").read_text())
+    assert plan["checkpoint"]["local"] == str(backend.job_dir(name) / "checkpoints")
+    assert not (backend.workspace.root / "x").exists()
 
 
 @pytest.mark.parametrize(

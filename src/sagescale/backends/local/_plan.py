@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import posixpath
 import shutil
 import stat
 import sys
@@ -120,15 +121,29 @@ def check_inputs(job: TrainingJob) -> None:
         _check_model_uri(job.model_uri)
     if job.output_path is not None:
         _check_uri("output_path", job.output_path)
-        path = _local_path(job.output_path)
-        if path is not None and path.exists() and not path.is_dir():
-            raise SpecError(
-                f"output_path = {job.output_path!r}: is a file, must be a folder (or not exist)",
-                field="output_path",
-                value=job.output_path,
-            )
+        _check_local_folder("output_path", job.output_path)
+    if job.checkpoint is not None and job.checkpoint.s3_uri is not None:
+        _check_uri("checkpoint.s3_uri", job.checkpoint.s3_uri)
+        _check_local_folder("checkpoint.s3_uri", job.checkpoint.s3_uri)
     if job.distribution is not None and importlib.util.find_spec("torch") is None:
         raise MissingExtraError("torch", "torch", "a distributed local job (torchrun)")
+
+
+def _check_local_folder(where: str, uri: str) -> None:
+    """A local destination folder: it, or its nearest existing parent, is a folder (a file
+    in the way would fail the job only when its outputs are copied, after training)."""
+    path = _local_path(uri)
+    if path is None:
+        return
+    path = path.absolute()
+    while not path.exists() and path.parent != path:
+        path = path.parent
+    if not path.is_dir():
+        raise SpecError(
+            f"{where} = {uri!r}: {path} is a file, must be a folder (or not exist)",
+            field=where,
+            value=uri,
+        )
 
 
 def _check_model_uri(uri: str) -> None:
@@ -363,7 +378,7 @@ def _checkpoint_dir(job: TrainingJob, layout: _Layout) -> Path:
     """``checkpoint.local_path`` under ``/opt/ml`` maps into the job directory."""
     if job.checkpoint is None:
         return layout.checkpoints
-    local = Path(job.checkpoint.local_path)
+    local = Path(posixpath.normpath(job.checkpoint.local_path))  # no ".." escapes the job
     try:
         return layout.root / local.relative_to("/opt/ml")
     except ValueError:
