@@ -113,3 +113,52 @@ def test_a_grid_larger_than_the_job_limit_is_a_spec_error() -> None:
         training_job=JOB, objective_metric_name="m", hyperparameter_ranges=ranges, strategy="Grid"
     )
     assert spec.effective_max_jobs() == 10_000
+
+
+def _hyperband_spec() -> TuningJob:
+    from sagescale.specs import HyperbandConfig
+
+    return TuningJob(
+        training_job=JOB,
+        objective_metric_name="m",
+        hyperparameter_ranges={"y": ContinuousParameter(min_value=0.0, max_value=1.0)},
+        strategy="Hyperband",
+        max_jobs=30,
+        random_seed=0,
+        hyperband=HyperbandConfig(min_resource=1, max_resource=9),
+    )
+
+
+def _stopped_at(searcher: Searcher, y: float) -> int | None:
+    """The epoch at which a job with objective y * epoch is stopped (None: it runs to 9)."""
+    suggestion = searcher.ask_fixed(None, {"y": y})
+    curve: dict[int, float] = {}
+    for epoch in range(1, 10):
+        curve[epoch] = y * epoch
+        if searcher.report(suggestion, curve):
+            return epoch
+    return None
+
+
+def test_hyperband_keeps_its_rungs_across_a_resume() -> None:
+    """Replayed jobs had no rung records, so after a resume successive halving compared new
+    jobs with the new ones only (the first new job always went on, however bad)."""
+    searcher = Searcher(_hyperband_spec())
+    history = []
+    for _ in range(9):
+        suggestion = searcher.ask()
+        assert suggestion is not None
+        y = float(suggestion.values["y"])
+        curve: dict[int, float] = {}
+        for epoch in range(1, 10):
+            curve[epoch] = y * epoch
+            if searcher.report(suggestion, curve):
+                break
+        searcher.tell(suggestion, curve[max(curve)])
+        history.append((dict(suggestion.values), curve))
+    resumed = Searcher(_hyperband_spec())
+    for values, curve in history:
+        assert resumed.add_finished(None, values, curve[max(curve)], curve)
+    for y in (0.01, 0.5, 0.99):
+        assert _stopped_at(resumed, y) == _stopped_at(searcher, y)
+    assert _stopped_at(resumed, 0.01) == 1

@@ -203,11 +203,25 @@ class Searcher:
             params=internal,
             distributions=space.distributions(),
             intermediate_values=dict(curve or {}),
+            system_attrs=self._rungs(curve) if count else None,
         )
         self.studies[definition].add_trial(trial)
         if count:
             self._record_key(definition, space.to_values(internal))
         return True
+
+    def _rungs(self, curve: Mapping[int, float] | None) -> dict[str, Any] | None:
+        """Hyperband: the rungs a replayed job reached, as the successive-halving pruner
+        records them while a job runs (``completed_rung_<r>`` = its value at the rung's
+        epoch), so that jobs after a resume compete with those before it."""
+        if self.spec.strategy != "Hyperband" or not curve:
+            return None
+        step = self.spec.hyperband.min_resource if self.spec.hyperband else 1
+        rungs: dict[str, Any] = {}
+        while step in curve:
+            rungs[f"completed_rung_{len(rungs)}"] = curve[step]
+            step *= HYPERBAND_REDUCTION_FACTOR
+        return rungs
 
     def _record_key(self, definition: str | None, values: Mapping[str, Any]) -> None:
         self._used.add(_key(definition, values))
