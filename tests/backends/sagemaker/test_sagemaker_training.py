@@ -16,7 +16,7 @@ import pytest
 from sagescale.backends import JobStatus, get_backend
 from sagescale.backends.sagemaker import LOG_GROUP, SageMakerBackend
 from sagescale.errors import NotFoundError, SpecError
-from sagescale.specs import Checkpoint, ExperimentConfig, Spot, TrainingJob
+from sagescale.specs import Channel, Checkpoint, ExperimentConfig, Spot, TrainingJob
 
 from .sagemaker_constants import BUCKET, ROLE
 
@@ -60,7 +60,7 @@ def test_submit_stages_source_and_inputs(
     channels = {
         c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"] for c in raw["InputDataConfig"]
     }
-    assert channels == {"train": f"s3://{BUCKET}/{name}/input/train", "test": "s3://other/test/"}
+    assert channels == {"train": f"s3://{BUCKET}/{name}/input/train/", "test": "s3://other/test/"}
     keys = {
         o["Key"]
         for o in _s3(moto_endpoint).list_objects_v2(Bucket=BUCKET, Prefix=f"{name}/input/")[
@@ -70,6 +70,25 @@ def test_submit_stages_source_and_inputs(
     assert keys == {f"{name}/input/train/a.csv", f"{name}/input/train/sub/b.csv"}
     assert raw["ExperimentConfig"] == {"ExperimentName": "exp-a", "TrialName": "trial-a"}
     assert raw["OutputDataConfig"]["S3OutputPath"] == f"s3://{BUCKET}"
+
+
+def test_local_channels_whose_names_share_a_prefix_do_not_overlap(
+    backend: SageMakerBackend, job: TrainingJob, name: str, tmp_path: Path, moto_endpoint: str
+) -> None:
+    # SageMaker's S3Prefix matches keys by prefix: ".../input/train" would also hand the
+    # objects of ".../input/train2/" and ".../input/train.x/" to the channel "train"
+    inputs: dict[str, str | Channel] = {}
+    for channel in ("train", "train2", "train.x"):
+        (tmp_path / channel).mkdir()
+        (tmp_path / channel / f"{channel}.csv").write_text("1\n")
+        inputs[channel] = str(tmp_path / channel)
+    backend.submit(job.model_copy(update={"inputs": inputs}), job_name=name)
+    raw = backend.describe(name).extra["response"]
+    s3 = _s3(moto_endpoint)
+    for config in raw["InputDataConfig"]:
+        bucket, _, prefix = config["DataSource"]["S3DataSource"]["S3Uri"][5:].partition("/")
+        keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=prefix)["Contents"]]
+        assert keys == [f"{name}/input/{config['ChannelName']}/{config['ChannelName']}.csv"]
 
 
 def test_describe_reports_the_job(backend: SageMakerBackend, job: TrainingJob, name: str) -> None:

@@ -96,7 +96,9 @@ class Stager:
             plan.inputs[name] = f"{base}/{path.name}"
             plan.files.append((path, plan.inputs[name]))
             return
-        plan.inputs[name] = base
+        # a folder is the S3 prefix ``.../<channel>/``: without the slash, channel ``train``
+        # would also receive every object of a channel ``train2`` or ``train.x``
+        plan.inputs[name] = f"{base}/"
         for file in sorted(p for p in path.rglob("*") if p.is_file()):
             plan.files.append((file, f"{base}/{file.relative_to(path).as_posix()}"))
 
