@@ -215,6 +215,25 @@ def test_a_bad_tuning_job_name_is_rejected_before_anything_runs(workspace: Path)
     assert tuner.store.all() == []
 
 
+def test_a_used_tuning_job_name_is_a_spec_error_before_anything_runs(workspace: Path) -> None:
+    """It was a TuningError (CLI exit 1) raised after the tuning service had already created
+    the remote tuning job under that name."""
+    service = FakeAmt(_remote_results())
+    first = _remote_tuner(service)
+    first.service_poll_interval = 0.0
+    first.fit(job_name="taken")
+    again = _remote_tuner(service)
+    service.created.clear()
+    with pytest.raises(SpecError, match=r"job_name = 'taken'.*exists already") as info:
+        again.fit(job_name="taken")
+    assert (info.value.field, info.value.value) == ("job_name", "taken")
+    assert service.created == {}  # nothing was sent to the service
+    local, backend = _gated_tuner(threading.Event())
+    with pytest.raises(SpecError, match="exists already"):
+        local.fit(job_name="taken")
+    assert backend.submitted == []
+
+
 def _remote_results() -> list[TrainingJobSummary]:
     """Three finished training jobs as a tuning service (SageMaker AMT) reports them."""
     now = datetime.now(timezone.utc)

@@ -340,6 +340,7 @@ class HyperparameterTuner:
         """Start a tuning job; with ``wait`` return when it has ended."""
         if job_name is not None:
             _check_name(job_name)
+            self._check_unused(job_name)
         name = job_name or unique_name(self._base_name(), limit=32)
         channels = _inputs(inputs)
         service = self._service()
@@ -359,6 +360,18 @@ class HyperparameterTuner:
         self.store.create(desc)
         self.latest_tuning_job = name
         return self._run(wait=wait)
+
+    def _check_unused(self, job_name: str) -> None:
+        try:
+            self.store.get(job_name)
+        except NotFoundError:
+            return
+        raise SpecError(
+            f"job_name = {job_name!r}: a tuning job of that name exists already in "
+            f"{self.workspace.root} (names are used once; attach(name) reaches it)",
+            field="job_name",
+            value=job_name,
+        )
 
     def resume(self, *, wait: bool = True) -> TuningJobDescription:
         """Continue the attached tuning job after its orchestrating process died.
