@@ -189,6 +189,23 @@ def test_ranks_under_mpirun() -> None:
     assert load_env({"RANK": "1", "OMPI_COMM_WORLD_RANK": "5"}).rank == 1
 
 
+def test_a_multi_host_job_without_a_launcher_has_one_leader() -> None:
+    """Several hosts and no torchrun/mpirun variables: one process per host, and only the
+    first host leads, like the toolkit's ``is_master`` (every host was rank 0 and leader)."""
+    hosts = '["algo-1", "algo-2", "algo-3"]'
+    ranks = []
+    for host in ("algo-1", "algo-2", "algo-3"):
+        got = load_env({"SM_HOSTS": hosts, "SM_CURRENT_HOST": host})
+        ranks.append((got.rank, got.world_size, got.local_rank, got.local_world_size))
+        assert got.is_leader == (host == "algo-1")
+        assert got.is_local_leader
+    assert ranks == [(0, 3, 0, 1), (1, 3, 0, 1), (2, 3, 0, 1)]
+    launched = {"SM_HOSTS": hosts, "SM_CURRENT_HOST": "algo-2", "RANK": "0", "WORLD_SIZE": "4"}
+    assert load_env(launched).rank == 0 and load_env(launched).world_size == 4
+    single = load_env({"SM_HOSTS": '["algo-1"]', "SM_CURRENT_HOST": "algo-1"})
+    assert (single.rank, single.world_size, single.is_leader) == (0, 1, True)
+
+
 def test_pydantic_errors_become_spec_errors() -> None:
     env = load_env({"SM_HPS": json.dumps({"epochs": "many", "lr": 0.1})})
     with pytest.raises(SpecError) as info:

@@ -95,3 +95,25 @@ def test_ported_model_parallel_seed_as_a_job(backend: LocalBackend) -> None:
         "model.pt_0_0",
         "model.pt_1_0",
     ]
+
+
+TWO_HOSTS = """\
+import os
+from sagescale import runtime
+env = runtime.load_env()
+print("leader" if env.is_leader else "follower", env.current_host, flush=True)
+runtime.log_metric("score", 1.0 if env.is_leader else 2.0, step=0)
+"""
+
+
+def test_a_plain_two_host_job_logs_its_metrics_once(backend: LocalBackend, tmp_path: Path) -> None:
+    """Each host of a plain multi-host job runs the script; only algo-1 leads and logs
+    (both did, so the metric was counted twice and the final value could be algo-2's)."""
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "train.py").write_text(TWO_HOSTS)
+    job = TrainingJob(entry_point="train.py", source_dir=str(src), instance_count=2)
+    name, logs = _run(backend, job)
+    assert "[algo-1] leader algo-1" in logs and "[algo-2] follower algo-2" in logs
+    assert [(p.value, p.step) for p in backend.metrics(name)] == [(1.0, 0)]
+    assert backend.describe(name).final_metrics == {"score": 1.0}

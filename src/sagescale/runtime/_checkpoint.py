@@ -33,7 +33,7 @@ import torch
 import torch.distributed as _dist
 
 from sagescale.errors import SpecError
-from sagescale.runtime._env import load_env, process_index
+from sagescale.runtime._env import global_rank, load_env
 
 __all__ = [
     "LoadedCheckpoint",
@@ -84,7 +84,7 @@ def _model_parallel_ranks() -> tuple[int, int, int, int, int] | None:
 def _layout() -> _Layout:
     """Who writes what: one file from global rank 0, or one shard per pipeline stage and
     tensor slice from its first data-parallel replica."""
-    rank = _dist.get_rank() if _dist.is_initialized() else process_index(None, "RANK", 0)
+    rank = _dist.get_rank() if _dist.is_initialized() else global_rank()
     ranks = _model_parallel_ranks()
     if ranks is not None and (ranks[1] > 1 or ranks[3] > 1):
         pp_rank, pp_size, tp_rank, tp_size, rdp_rank = ranks

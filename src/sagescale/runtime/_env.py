@@ -25,6 +25,7 @@ __all__ = [
     "MixedPrecisionMode",
     "ModelParallelSettings",
     "TrainingEnv",
+    "global_rank",
     "load_env",
     "process_index",
 ]
@@ -217,7 +218,8 @@ def load_env(environ: Mapping[str, str] | None = None) -> TrainingEnv:
     resource = _json_env_or_file(env, "SM_RESOURCE_CONFIG", config_dir / "resourceconfig.json")
     hosts = _hosts(env, resource)
     current_host = env.get("SM_CURRENT_HOST") or str(resource.get("current_host", "algo-1"))
-    world = process_index(env, "WORLD_SIZE", 1)
+    per_host = _one_process_per_host(env)  # several hosts, no launcher: one process each
+    world = process_index(env, "WORLD_SIZE", 1 if per_host is None else per_host[1])
     return TrainingEnv(
         base_dir=base,
         hyperparameters=hps,
@@ -232,10 +234,10 @@ def load_env(environ: Mapping[str, str] | None = None) -> TrainingEnv:
         current_host=current_host,
         num_gpus=_int(env, "SM_NUM_GPUS", 0),
         num_cpus=_int(env, "SM_NUM_CPUS", os.cpu_count() or 1),
-        rank=process_index(env, "RANK", 0),
+        rank=global_rank(env),
         local_rank=process_index(env, "LOCAL_RANK", 0),
         world_size=world,
-        local_world_size=process_index(env, "LOCAL_WORLD_SIZE", world),
+        local_world_size=process_index(env, "LOCAL_WORLD_SIZE", world if per_host is None else 1),
         job_name=env.get("TRAINING_JOB_NAME") or _opt_str(settings.get("sagemaker_job_name")),
         mixed_precision=_mixed_precision(env, hps),
         data_parallel_engine=_data_parallel_engine(settings),
@@ -265,6 +267,31 @@ def process_index(env: Mapping[str, str] | None, name: str, default: int) -> int
     if env.get(name):
         return _int(env, name, default)
     return _int(env, _MPI_NAMES[name], default)
+
+
+def global_rank(env: Mapping[str, str] | None = None) -> int:
+    """This process's global rank: ``RANK`` (torchrun), ``OMPI_COMM_WORLD_RANK`` (mpirun),
+    else the host's index in ``SM_HOSTS`` — a job of several hosts started without a
+    launcher runs one process per host, and only the first host leads (the SageMaker
+    toolkit's ``is_master``)."""
+    env = os.environ if env is None else env
+    per_host = _one_process_per_host(env)
+    return process_index(env, "RANK", 0 if per_host is None else per_host[0])
+
+
+def _one_process_per_host(env: Mapping[str, str]) -> tuple[int, int] | None:
+    """``(host index, host count)`` of a multi-host job without torchrun/mpirun variables,
+    else ``None``."""
+    if any(env.get(n) for pair in _MPI_NAMES.items() for n in pair):
+        return None
+    try:
+        hosts = json.loads(env.get("SM_HOSTS") or "[]")
+    except ValueError:
+        return None
+    current = env.get("SM_CURRENT_HOST")
+    if not isinstance(hosts, list) or len(hosts) < 2 or current not in hosts:
+        return None
+    return hosts.index(current), len(hosts)
 
 
 def _path(env: Mapping[str, str], name: str, default: Path) -> Path:

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from sagescale.errors import SpecError
-from sagescale.runtime._env import process_index
+from sagescale.runtime._env import global_rank
 
 __all__ = [
     "METRICS_DIR_ENV",
@@ -135,7 +135,7 @@ def log_metric(
     """
     _check_name(name)
     number = _check_value(name, value)
-    rank = process_index(None, "RANK", 0)
+    rank = global_rank()
     if all_ranks is None:
         all_ranks = os.environ.get(ALL_RANKS_ENV, "").lower() in ("1", "true", "yes")
     with _lock:
