@@ -570,3 +570,28 @@ def test_tuning_objective_reported_by_the_runtime_gets_a_metric_definition() -> 
     assert definition["Name"] == "val_loss"
     match = re.search(definition["Regex"], "[rank0]: " + format_metric_line("val_loss", 0.125, 3))
     assert match is not None and float(match.group(1)) == 0.125
+
+
+@pytest.mark.parametrize(
+    "distribution",
+    [
+        {"type": "data_parallel", "engine": "ddp", "processes_per_host": 2},
+        {"type": "data_parallel", "engine": "smddp", "processes_per_host": 4},
+        {"type": "torch_distributed", "processes_per_host": 2},
+    ],
+    ids=["ddp", "smddp", "torch_distributed"],
+)
+def test_processes_per_host_reaches_sagemaker(distribution: dict[str, Any]) -> None:
+    # the training toolkit reads sagemaker_mpi_num_of_processes_per_host for torchrun and
+    # smddp alike; without it SageMaker starts one process per GPU, not what the spec says
+    job = TrainingJob.model_validate(
+        framework_job(instance_type="ml.p4d.24xlarge", instance_count=2, distribution=distribution)
+    )
+    hps = render(job)["HyperParameters"]
+    sent = json.loads(hps["sagemaker_mpi_num_of_processes_per_host"])
+    assert sent == distribution["processes_per_host"]
+    unset = {k: v for k, v in distribution.items() if k != "processes_per_host"}
+    job = TrainingJob.model_validate(
+        framework_job(instance_type="ml.p4d.24xlarge", instance_count=2, distribution=unset)
+    )
+    assert "sagemaker_mpi_num_of_processes_per_host" not in render(job)["HyperParameters"]

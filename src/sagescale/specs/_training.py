@@ -505,6 +505,10 @@ def distribution_hyperparameters(job: TrainingJob) -> dict[str, Any]:
     if dist is None:
         return {}
     out: dict[str, Any] = {"sagemaker_instance_type": job.instance_type}
+    if not isinstance(dist, ModelParallel) and dist.processes_per_host is not None:
+        # the training toolkit starts this many processes per host for every launcher
+        # (torchrun, smddp's mpirun); without it SageMaker starts one per GPU
+        out["sagemaker_mpi_num_of_processes_per_host"] = dist.processes_per_host
     if isinstance(dist, DataParallel):
         if dist.engine == "smddp":
             out["sagemaker_distributed_dataparallel_enabled"] = True
