@@ -65,3 +65,28 @@ def test_as_optuna_pruner_on_hand_made_curves() -> None:
     bad = study.ask()  # later than `good`, which now counts as an earlier (running) job
     bad.report(5.2, 1)  # averages at 1: 5, 4, 6, 4.5 -> median 4.75
     assert bad.should_prune()
+
+
+def test_warm_start_evaluations_are_not_earlier_jobs() -> None:
+    """Parent evaluations are not jobs of the tuning job (docs/tuning.md): they made the rule
+    act from the first job of a warm-started tuning job, before 3 of its own jobs ran."""
+    from sagescale.specs import ContinuousParameter, TrainingJob, TuningJob
+    from sagescale.tuning._search import Searcher
+
+    spec = TuningJob(
+        training_job=TrainingJob(entry_point="train.py", framework="pytorch"),
+        objective_metric_name="m",
+        hyperparameter_ranges={"y": ContinuousParameter(min_value=0.0, max_value=1.0)},
+        strategy="Random",
+        max_jobs=10,
+        early_stopping_type="Auto",
+    )
+    searcher = Searcher(spec)
+    for y in (0.5, 0.6, 0.7, 0.8):  # four parent jobs, all better than what follows
+        assert searcher.add_finished(None, {"y": y}, 3 * y, {1: y, 2: 2 * y}, count=False)
+    for _ in range(MIN_EARLIER_JOBS):
+        own = searcher.ask_fixed(None, {"y": 0.1})
+        assert not searcher.report(own, {1: 0.1, 2: 0.2})
+        searcher.tell(own, 0.2)
+    worse = searcher.ask_fixed(None, {"y": 0.05})  # now 3 earlier jobs of its own
+    assert searcher.report(worse, {1: 0.05})

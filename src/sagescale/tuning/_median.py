@@ -7,7 +7,8 @@ current job is stopped when its objective at epoch ``N`` is worse than that medi
 when maximizing, higher when minimizing).
 
 The rule acts only once at least :data:`MIN_EARLIER_JOBS` earlier jobs reached epoch ``N``
-and from epoch ``min_epoch`` on. A stopped job ends ``Stopped``; its last objective value
+and from epoch ``min_epoch`` on. Evaluations reused from warm-start parents are not jobs of
+the tuning job and never count. A stopped job ends ``Stopped``; its last objective value
 counts as its final objective, as on SageMaker.
 """
 
@@ -25,6 +26,9 @@ __all__ = ["MIN_EARLIER_JOBS", "MedianStoppingPruner", "median_rule_should_stop"
 
 #: The rule never stops a job before this many earlier jobs reached the same epoch.
 MIN_EARLIER_JOBS = 3
+#: System attribute of a trial replayed from a warm-start parent: not a job of this tuning
+#: job, so never one of the "earlier jobs" of the rule.
+WARM_START_ATTR = "sagescale_warm_start"
 
 Curve = Mapping[int, float]
 
@@ -69,7 +73,7 @@ class MedianStoppingPruner(BasePruner):
         earlier = [
             t.intermediate_values
             for t in study.get_trials(deepcopy=False)
-            if t.number < trial.number
+            if t.number < trial.number and not t.system_attrs.get(WARM_START_ATTR)
         ]
         return median_rule_should_stop(
             trial.intermediate_values[epoch],

@@ -33,7 +33,7 @@ from optuna.trial import TrialState, create_trial
 
 from sagescale._imports import optional_import
 from sagescale.specs import TuningJob
-from sagescale.tuning._median import MedianStoppingPruner
+from sagescale.tuning._median import WARM_START_ATTR, MedianStoppingPruner
 from sagescale.tuning._space import SearchSpace, Value
 
 __all__ = ["HYPERBAND_REDUCTION_FACTOR", "Searcher", "Suggestion", "default_startup_trials"]
@@ -203,7 +203,7 @@ class Searcher:
             params=internal,
             distributions=space.distributions(),
             intermediate_values=dict(curve or {}),
-            system_attrs=self._rungs(curve) if count else None,
+            system_attrs=self._rungs(curve) if count else {WARM_START_ATTR: True},
         )
         self.studies[definition].add_trial(trial)
         if count:
