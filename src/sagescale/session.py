@@ -118,6 +118,8 @@ class Session:
         self._tracking = tracking
         if not isinstance(backend, Backend) and backend_name(backend) == "local":
             backend_options.setdefault("workspace", workspace)
+            if tracking is not None:  # the jobs this session runs are recorded in its store
+                backend_options.setdefault("tracking_store", self.tracking_store)
         self.backend = get_backend(backend, **backend_options)
 
     def __repr__(self) -> str:

@@ -71,3 +71,56 @@ def test_a_local_job_is_tracked_end_to_end(workspace: Path, tmp_path: Path) -> N
     assert set(lineage.input_data) == {"train"}
     df = ExperimentAnalytics("e2e", store=store).dataframe()
     assert df.loc[0, "train:loss - Min"] == 0.05
+
+
+def test_session_records_its_jobs_in_its_own_tracking_store(
+    workspace: Path, tmp_path: Path
+) -> None:
+    """``Session(tracking=...)`` is the store of the jobs the session runs, so that
+    ``session.analytics`` finds them (they used to go to the workspace database only)."""
+    import sagescale as ss
+
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "train.py").write_text(
+        "from sagescale.tracking import Tracker\n"
+        "with Tracker.load() as t:\n"
+        "    t.log_metric('loss', 0.5, step=0)\n"
+    )
+    session = ss.Session(workspace=workspace, tracking=f"sqlite:///{tmp_path / 'exp.db'}")
+    job = TrainingJob(entry_point="train.py", source_dir=str(src), base_job_name="own-store")
+    run = session.fit(job)
+    df = session.analytics("own-store").dataframe()
+    assert list(df["TrialComponentName"]) == [f"{run.job_name}-aws-training-job"]
+    assert df.loc[0, "loss - Last"] == 0.5
+    in_workspace = SQLiteStore(LocalBackend(workspace).workspace).list_experiments()
+    assert "own-store" not in [e.name for e in in_workspace]
+
+
+def test_a_session_tuning_job_is_a_trial_group_in_the_session_store(
+    workspace: Path, tmp_path: Path
+) -> None:
+    import sagescale as ss
+    from sagescale.tracking import Trial
+
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "train.py").write_text(
+        "from sagescale import runtime\nruntime.log_metric('val_loss', 0.5, step=0)\n"
+    )
+    session = ss.Session(workspace=workspace, tracking=f"sqlite:///{tmp_path / 'exp.db'}")
+    job = TrainingJob(entry_point="train.py", source_dir=str(src), base_job_name="tn")
+    tuner = session.tuner(
+        job,
+        objective_metric_name="val_loss",
+        objective_type="Minimize",
+        hyperparameter_ranges={"epochs": ss.IntegerParameter(min_value=1, max_value=3)},
+        strategy="Random",
+        max_jobs=2,
+        max_parallel_jobs=2,
+    )
+    desc = tuner.fit()
+    trial = Trial.load(desc.name, store=session.tracking_store)
+    components = sorted(c.name for c in trial.list_trial_components())
+    jobs = sorted(f"{j}-aws-training-job" for j in tuner.analytics().dataframe()["TrainingJobName"])
+    assert components == jobs and len(jobs) == 2

@@ -87,10 +87,10 @@ def test_resume_tracks_jobs_that_ended_just_before_the_crash(
 
     tracked: list[str] = []
 
-    def die_while_tracking(root: Path, tuning_job: str, jobs: Sequence[str]) -> None:
+    def die_while_tracking(root: Path, tuning_job: str, jobs: Sequence[str], **_: object) -> None:
         raise OrchestratorDied  # the job's end is saved, its tracking never happened
 
-    def track(root: Path, tuning_job: str, jobs: Sequence[str]) -> None:
+    def track(root: Path, tuning_job: str, jobs: Sequence[str], **_: object) -> None:
         tracked.extend(jobs)
 
     backend = ThreadBackend({"quad.py": curve_job(quadratic)})

@@ -136,7 +136,7 @@ class TuningRunner:
         self._replay()
         ended = [j.job_name for j in self.jobs if j.end_time is not None]
         if ended:  # idempotent: a job whose process died before tracking it is tracked now
-            track_tuning_job(self.store.workspace.root, self.name, ended)
+            track_tuning_job(self.store.workspace.root, self.name, ended, backend=self.backend)
         try:
             reason = self._loop()
         except TuningError as exc:
@@ -334,7 +334,9 @@ class TuningRunner:
         self.store.save_job(self.name, summary)
         if self.on_job_end is not None:
             self.on_job_end(summary)
-        track_tuning_job(self.store.workspace.root, self.name, [summary.job_name])
+        track_tuning_job(
+            self.store.workspace.root, self.name, [summary.job_name], backend=self.backend
+        )
 
     def _final_objective(
         self, summary: TrainingJobSummary, desc: JobDescription | None

@@ -19,15 +19,19 @@ class TrackingWarning(UserWarning):
     """Recording a tuning job in the experiment store failed; tuning went on."""
 
 
-def track_tuning_job(workspace: Path, tuning_job_name: str, job_names: Sequence[str]) -> None:
-    """Associate ``job_names`` with the trial group of ``tuning_job_name`` (best effort)."""
+def track_tuning_job(
+    workspace: Path, tuning_job_name: str, job_names: Sequence[str], *, backend: Any = None
+) -> None:
+    """Associate ``job_names`` with the trial group of ``tuning_job_name`` (best effort), in
+    the store the backend records its jobs in (``backend.tracking_store``), else the
+    workspace's."""
     try:
         from sagescale.tracking._store import get_store
         from sagescale.tracking.autotrack import record_tuning_job
     except ImportError:  # tracking not installed in this build: keep the hook point
         return
     try:
-        store = _store(workspace, get_store)
+        store = getattr(backend, "tracking_store", None) or _store(workspace, get_store)
         record_tuning_job(store, tuning_job_name=tuning_job_name, training_job_names=job_names)
     except Exception as exc:
         warnings.warn(

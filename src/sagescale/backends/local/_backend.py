@@ -149,6 +149,12 @@ class LocalBackend(Backend):
     def __repr__(self) -> str:
         return f"LocalBackend(workspace={str(self.workspace.root)!r})"
 
+    @property
+    def tracking_store(self) -> Any:
+        """The experiment store its jobs are recorded in (``None`` with ``tracking=False``);
+        the tuner records its tuning jobs there too."""
+        return self._tracking.store() if self._tracking.enabled else None
+
     # -- submit ------------------------------------------------------------------------------------
     def submit(
         self,
