@@ -14,11 +14,13 @@ from sagescale.backends.sagemaker import to_hyperparameter_tuner, to_model_train
 from sagescale.specs import (
     AlgorithmDefinition,
     CategoricalParameter,
+    Channel,
     CompletionCriteria,
     ContinuousParameter,
     DataParallel,
     IntegerParameter,
     ModelParallel,
+    Security,
     TrainingJob,
     TuningJob,
     WarmStartConfig,
@@ -68,6 +70,38 @@ def test_model_trainer_from_a_spec(job: TrainingJob) -> None:
     assert tarball.name == "sourcedir.tar.gz" and trainer.source_code.entry_script == "train.py"
     with tarfile.open(fileobj=io.BytesIO(tarball.read_bytes()), mode="r:gz") as tar:
         assert "sagescale/runtime/dist.py" in tar.getnames()
+
+
+def test_channel_settings_and_output_key_reach_the_trainer(job: TrainingJob) -> None:
+    job = job.model_copy(
+        update={
+            "role": ROLE,
+            "inputs": {
+                "train": Channel(
+                    uri="s3://data/train",
+                    input_mode="FastFile",
+                    distribution="ShardedByS3Key",
+                    content_type="text/csv",
+                    compression="Gzip",
+                )
+            },
+            "model_uri": "s3://models/model.tar.gz",
+            "security": Security(output_kms_key="arn:aws:kms:us-east-1:123456789012:key/k"),
+        }
+    )
+    trainer = to_model_trainer(job, bucket="hand-off")
+    channels = {c.channel_name: c for c in trainer.input_data_config}
+    train = channels["train"]
+    assert train.input_mode == "FastFile" and train.compression_type == "Gzip"
+    assert train.content_type == "text/csv"
+    source = train.data_source.s3_data_source
+    assert source.s3_uri == "s3://data/train"
+    assert source.s3_data_distribution_type == "ShardedByS3Key"
+    model = channels["model"]
+    assert model.content_type == "application/x-sagemaker-model"
+    assert model.data_source.s3_data_source.s3_uri == "s3://models/model.tar.gz"
+    # no output_path: the SDK's default path, but the spec's KMS key
+    assert trainer.output_data_config.kms_key_id == "arn:aws:kms:us-east-1:123456789012:key/k"
 
 
 def test_model_parallel_goes_through_mpi(tmp_path: Path) -> None:

@@ -22,6 +22,7 @@ from sagescale._imports import optional_import
 from sagescale.backends.sagemaker._source import pack_source
 from sagescale.specs import (
     CategoricalParameter,
+    Channel,
     ContinuousParameter,
     DataParallel,
     IntegerParameter,
@@ -30,6 +31,7 @@ from sagescale.specs import (
     TuningJob,
     distribution_hyperparameters,
 )
+from sagescale.specs._render import MODEL_CONTENT_TYPE
 
 __all__ = ["to_hyperparameter_tuner", "to_model_trainer"]
 
@@ -87,16 +89,47 @@ def _hyperparameters(job: TrainingJob) -> dict[str, Any]:
     return values
 
 
-def _inputs(job: TrainingJob, configs: ModuleType) -> list[Any] | None:
-    channels = {name: channel.uri for name, channel in job.channels().items()}
+def _s3_channel(name: str, channel: Channel, shapes: ModuleType) -> Any:
+    """A full ``Channel``, so the input mode, distribution and compression travel too."""
+    source = shapes.S3DataSource(
+        s3_data_type="S3Prefix",
+        s3_uri=channel.uri,
+        s3_data_distribution_type=channel.distribution,
+    )
+    fields = {
+        "content_type": channel.content_type,
+        "compression_type": channel.compression,
+        "input_mode": channel.input_mode,
+    }
+    return shapes.Channel(
+        channel_name=name,
+        data_source=shapes.DataSource(s3_data_source=source),
+        **{k: v for k, v in fields.items() if v is not None},
+    )
+
+
+def _inputs(job: TrainingJob, configs: ModuleType, shapes: ModuleType) -> list[Any] | None:
+    channels = job.channels()
     if job.model_uri is not None:
-        channels[job.model_channel_name] = job.model_uri
-    if not channels:
-        return None
-    return [configs.InputData(channel_name=k, data_source=v) for k, v in channels.items()]
+        channels[job.model_channel_name] = Channel(
+            uri=job.model_uri, content_type=MODEL_CONTENT_TYPE, input_mode="File"
+        )
+    out: list[Any] = []
+    for name, channel in channels.items():
+        if channel.is_s3:
+            out.append(_s3_channel(name, channel, shapes))
+        else:  # a local path: the SDK uploads it
+            out.append(
+                configs.InputData(
+                    channel_name=name, data_source=channel.uri, content_type=channel.content_type
+                )
+            )
+    return out or None
 
 
-def _trainer_fields(job: TrainingJob, region: str, configs: ModuleType) -> dict[str, Any]:
+def _trainer_fields(
+    job: TrainingJob, region: str, configs: ModuleType, shapes: ModuleType
+) -> dict[str, Any]:
     security = job.security
     fields: dict[str, Any] = {
         "training_image": job.training_image(region),
@@ -115,7 +148,7 @@ def _trainer_fields(job: TrainingJob, region: str, configs: ModuleType) -> dict[
         ),
         "hyperparameters": _hyperparameters(job),
         "environment": dict(job.environment),
-        "input_data_config": _inputs(job, configs),
+        "input_data_config": _inputs(job, configs, shapes),
     }
     if (
         security.subnets
@@ -128,7 +161,8 @@ def _trainer_fields(job: TrainingJob, region: str, configs: ModuleType) -> dict[
             enable_network_isolation=security.enable_network_isolation,
             enable_inter_container_traffic_encryption=security.encrypt_inter_container_traffic,
         )
-    if job.output_path is not None:
+    if job.output_path is not None or security.output_kms_key is not None:
+        # no output_path: the SDK fills in its default path, the KMS key stays
         fields["output_data_config"] = configs.OutputDataConfig(
             s3_output_path=job.output_path, kms_key_id=security.output_kms_key
         )
@@ -169,7 +203,7 @@ def to_model_trainer(
             boto3.Session(region_name=region), default_bucket=bucket
         )
     region = region or sagemaker_session.boto_region_name
-    fields = _trainer_fields(job, str(region), configs)
+    fields = _trainer_fields(job, str(region), configs, shapes)
     dist = _distributed(job, distributed)
     if dist is not None:
         fields["distributed"] = dist
