@@ -245,6 +245,37 @@ def test_a_retry_does_not_report_the_earlier_attempts_failure_file(
     assert restarts == ["Retrying after: first attempt"]
 
 
+LEFTOVERS = """\
+import os, sys
+marker = os.path.join(os.environ["SAGESCALE_CHECKPOINT_DIR"], "tried")
+first = not os.path.exists(marker)
+name = "partial.pt" if first else "final.pt"
+open(os.path.join(os.environ["SM_MODEL_DIR"], name), "w").write(name)
+os.makedirs(os.path.join(os.environ["SM_OUTPUT_DATA_DIR"], "plots"), exist_ok=True)
+open(os.path.join(os.environ["SM_OUTPUT_DATA_DIR"], "plots", name), "w").write(name)
+if first:
+    open(marker, "w").write("1")
+    sys.exit("first attempt fails")
+"""
+
+
+def test_a_retry_starts_with_empty_model_and_output_dirs(
+    backend: LocalBackend, tmp_path: Path
+) -> None:
+    """As on a fresh SageMaker instance, only checkpoints/ carry over to the next attempt;
+    model/ and output/data/ of the failed attempt were packed into the job's artifacts."""
+    import tarfile
+
+    name = backend.submit(_job(tmp_path, LEFTOVERS, max_retry_attempts=1))
+    desc = backend.wait(name, timeout=60, raise_on_failure=True)
+    assert desc.attempts == 2 and desc.model_artifacts is not None
+    with tarfile.open(desc.model_artifacts) as tar:
+        assert tar.getnames() == ["final.pt"]
+    with tarfile.open(backend.job_dir(name) / "output" / "output.tar.gz") as tar:
+        assert sorted(tar.getnames()) == ["plots", "plots/final.pt"]
+    assert (backend.job_dir(name) / "checkpoints" / "tried").is_file()
+
+
 def test_without_retries_a_failure_is_final(backend: LocalBackend, tmp_path: Path) -> None:
     desc = backend.wait(backend.submit(_job(tmp_path, FLAKY)), timeout=60)
     assert desc.status is JobStatus.FAILED and desc.attempts == 1

@@ -192,6 +192,7 @@ class Supervisor:
         self.port_retries = 3
         self.distributed = any("{master_port}" in a for h in self.plan["hosts"] for a in h["argv"])
         self.next_scan = 0.0
+        self.launched = False  # an earlier attempt (retry, spot restart) has run
 
     # -- control --
     def stop_requested(self) -> bool:
@@ -264,8 +265,14 @@ class Supervisor:
         self.port = port = int(self.plan.get("master_port") or free)
         started = time.monotonic()
         procs: list[HostProcess] = []
-        # a fresh container per attempt: an earlier attempt's failure file is not this one's
+        # a fresh container per attempt: an earlier attempt's failure file is not this one's,
+        # nor are the model and output files it left (only checkpoints/ carry over)
         Path(self.plan["failure_file"]).unlink(missing_ok=True)
+        if self.launched:
+            out = self.plan["output"]
+            _empty_dir(Path(out["model_dir"]))
+            _empty_dir(Path(out["output_data_dir"]))
+        self.launched = True
         try:
             for host in self.plan["hosts"]:
                 procs.append(self.launch(host, port))
@@ -510,6 +517,19 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def _empty_dir(directory: Path) -> None:
+    """Remove what ``directory`` holds (links are removed, not followed)."""
+    import shutil
+
+    if not directory.is_dir():
+        return
+    for child in directory.iterdir():
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child, ignore_errors=True)
+        else:
+            child.unlink(missing_ok=True)
 
 
 def read_failure_file(path: Path) -> str | None:
