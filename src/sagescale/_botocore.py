@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-__all__ = ["validate_request"]
+__all__ = ["enum_values", "validate_request"]
 
 
 @cache
@@ -23,3 +23,9 @@ def validate_request(
 
     shape = _service_model(service).operation_model(operation).input_shape
     validate_parameters(request, shape)
+
+
+@cache
+def enum_values(shape: str, *, service: str = "sagemaker") -> frozenset[str]:
+    """The values an enum shape of the service model allows (botocore does not check them)."""
+    return frozenset(_service_model(service).shape_for(shape).enum)

@@ -595,3 +595,24 @@ def test_processes_per_host_reaches_sagemaker(distribution: dict[str, Any]) -> N
         framework_job(instance_type="ml.p4d.24xlarge", instance_count=2, distribution=unset)
     )
     assert "sagemaker_mpi_num_of_processes_per_host" not in render(job)["HyperParameters"]
+
+
+@pytest.mark.parametrize("instance", ["ml.p3.16xlarg", "ml.t2.medium", "ml.gpu.big"])
+def test_an_instance_type_sagemaker_does_not_train_on_is_rejected_at_render(
+    instance: str,
+) -> None:
+    # the spec runs locally (any ml.* name), but CreateTrainingJob would be refused
+    job = TrainingJob.model_validate(framework_job(instance_type=instance))
+    with pytest.raises(SpecError) as info:
+        job.to_request(job_name="j")
+    assert info.value.field == "instance_type" and info.value.value == instance
+    assert instance in str(info.value) and "not a SageMaker training instance type" in str(
+        info.value
+    )
+    tuning = TuningJob(
+        training_job=job,
+        objective_metric_name="loss",
+        hyperparameter_ranges={"lr": ContinuousParameter(min_value=0.1, max_value=0.2)},
+    )
+    with pytest.raises(SpecError, match="instance_type"):
+        tuning.to_request(tuning_job_name="t")

@@ -94,7 +94,21 @@ def _is_s3(uri: str | None) -> bool:
     return uri is not None and uri.lower().startswith("s3://")
 
 
+def _check_instance_type(instance_type: str) -> None:
+    """SageMaker rejects a training instance type outside its list; botocore does not."""
+    from sagescale._botocore import enum_values
+
+    if instance_type not in enum_values("TrainingInstanceType"):
+        raise SpecError(
+            f"instance_type = {instance_type!r}: is not a SageMaker training instance type "
+            "(the TrainingInstanceType values of botocore's SageMaker service model)",
+            field="instance_type",
+            value=instance_type,
+        )
+
+
 def _resource_config(job: TrainingJob) -> dict[str, Any]:
+    _check_instance_type(job.instance_type)
     out: dict[str, Any] = {
         "InstanceType": job.instance_type,
         "InstanceCount": job.instance_count,
