@@ -111,3 +111,28 @@ def test_lineage_backwards_and_forwards(uri: str) -> None:
     assert json.loads(result.output)[0]["code"]["SageScale.SourceDir"] == "s3://code/src.tar.gz"
     unknown = runner.invoke(experiments_app, ["lineage", "s3://nothing", "--store", uri])
     assert unknown.exit_code == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["compare", "mnist", "--stat", "Median"], 2, "--stat 'Median' must be one of Min"),
+        (["compare", "mnist", "--sort-by", "Bogus"], 2, "sort_by='Bogus'"),
+        (["compare", "mnist", "--search", "{not json"], 2, "--search '{not json' is not JSON"),
+        (["compare", "mnist", "--search", '{"Filters": [{"Name": "X"}]}'], 2, "needs a Value"),
+        (["list", "--store", "bogus://x"], 2, "is not supported"),
+        (["compare", "nope"], 1, "experiment 'nope' does not exist"),
+        (["export", "nope"], 1, "experiment 'nope' does not exist"),
+    ],
+)
+def test_bad_input_exits_2_and_a_missing_experiment_1(
+    uri: str, tmp_path: Path, args: list[str], code: int, message: str
+) -> None:
+    """Bad input is exit 2 as in every sagescale command (was 1, or 0 with the metric columns
+    silently dropped for --stat); comparing or exporting a missing experiment is an error
+    (was an empty table, or an empty CSV written)."""
+    store = [] if "--store" in args else ["--store", uri]
+    result = runner.invoke(experiments_app, [*args, *store], catch_exceptions=False)
+    assert result.exit_code == code, result.output
+    assert message in result.output
+    assert not (Path.cwd() / "nope.csv").exists()

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from sagescale.errors import NotFoundError, SageScaleError
+from sagescale.errors import NotFoundError, SageScaleError, SpecError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -47,8 +47,9 @@ def _store(uri: str | None) -> ExperimentStore:
 
 
 def _fail(exc: Exception) -> typer.Exit:
+    """Exit 2 for bad input (a SpecError), 1 for anything else, as every sagescale command."""
     typer.echo(f"error: {exc}", err=True)
-    return typer.Exit(code=1)
+    return typer.Exit(code=2 if isinstance(exc, SpecError) else 1)
 
 
 def _console() -> Any:
@@ -134,7 +135,16 @@ def _frame(
 ) -> pd.DataFrame:
     from sagescale.tracking._analytics import ExperimentAnalytics
 
-    expression = json.loads(search) if search else None
+    try:
+        expression = json.loads(search) if search else None
+    except ValueError as exc:
+        raise SpecError(
+            f"--search {search!r} is not JSON ({exc}): give a SageMaker search expression "
+            f"such as '{{\"Filters\": [...]}}'",
+            field="search",
+            value=search,
+        ) from None
+    s.describe_experiment(name)  # NotFoundError rather than an empty table
     return ExperimentAnalytics(
         name,
         search_expression=expression,
@@ -160,7 +170,15 @@ def compare(
     store: StoreOpt = None,
 ) -> None:
     """Compare the trial components of an experiment side by side."""
+    from sagescale.tracking._analytics import METRIC_STATS
+
     try:
+        if stat not in METRIC_STATS:
+            raise SpecError(
+                f"--stat {stat!r} must be one of {', '.join(METRIC_STATS)}",
+                field="stat",
+                value=stat,
+            )
         df = _frame(
             _store(store),
             name,
@@ -170,7 +188,7 @@ def compare(
             sort_by=sort_by,
             descending=descending,
         )
-    except (SageScaleError, ValueError) as exc:
+    except SageScaleError as exc:
         raise _fail(exc) from exc
     metric_cols = [c for c in df.columns if str(c).endswith(f" - {stat}")]
     fixed = {"TrialComponentName", "DisplayName", "SourceArn", "Trials", "Experiments"}
