@@ -18,7 +18,7 @@ from sagescale._workspace import Workspace
 from sagescale.backends import JobStatus, get_backend
 from sagescale.backends.local import LocalBackend
 from sagescale.backends.local._plan import PlanSettings, build_plan
-from sagescale.errors import NotFoundError
+from sagescale.errors import NotFoundError, SpecError
 from sagescale.specs import TrainingJob
 
 RUNTIME_METRICS = """\
@@ -74,6 +74,12 @@ def test_runtime_records_and_metric_definitions(workspace: Path, tmp_path: Path)
     assert desc.final_metrics == {"val_acc": 0.7, "loss": 2.0}
     records = list((backend.job_dir(name) / "output" / "metrics").glob("metrics-*.jsonl"))
     assert len(records) == 1
+    # a bare string was read as its characters ("loss" -> l, o, s: no points, no error)
+    for names in ("loss", 5, [1]):
+        with pytest.raises(SpecError, match="list of metric names") as info:
+            backend.metrics(name, names)  # type: ignore[arg-type]
+        assert info.value.field == "names"
+    assert len(backend.metrics(name, {"loss"})) == 3
 
 
 def test_wait_with_logs_prints_host_prefixed_lines(

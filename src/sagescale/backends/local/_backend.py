@@ -564,6 +564,16 @@ class LocalBackend(Backend):
         return "".join(f"[{host}] {text}\n" for _, host, text in lines)
 
     def metrics(self, job_name: str, names: Sequence[str] | None = None) -> list[MetricPoint]:
+        if names is not None and (
+            isinstance(names, str)
+            or not isinstance(names, Sequence | set | frozenset)
+            or not all(isinstance(n, str) for n in names)
+        ):
+            raise SpecError(
+                f"names = {names!r}: must be a list of metric names (or None for all)",
+                field="names",
+                value=names,
+            )
         self._sync(job_name)
         return _store.read_points(self.workspace, job_name, names)
 
