@@ -80,6 +80,37 @@ def test_kill_and_resume_never_reruns_finished_jobs(workspace: Path) -> None:
     assert attached.resume().status == "Completed"  # an ended job is returned as it is
 
 
+@pytest.mark.parametrize("strategy", ["Random", "Bayesian"])
+def test_a_seeded_search_does_not_repeat_itself_after_a_resume(
+    workspace: Path, strategy: str
+) -> None:
+    """The seeded sampler started its random stream again on resume: the first job after it
+    tried exactly the hyperparameters of the tuning job's first job."""
+    backend = CrashingBackend({"quad.py": curve_job(quadratic)})
+    backend.crash_after = 2  # Bayesian: still among its 3 random start-up suggestions
+    tuner = HyperparameterTuner(
+        TrainingJob(entry_point="quad.py", framework="pytorch"),
+        objective_metric_name="score",
+        hyperparameter_ranges=X,
+        strategy=strategy,  # type: ignore[arg-type]
+        max_jobs=6,
+        random_seed=4,
+        backend=backend,
+    )
+    tuner.poll_interval = 0.005
+    with pytest.raises(OrchestratorDied):
+        tuner.fit()
+    name = tuner.latest_tuning_job
+    assert name is not None
+    backend.crash_after = None
+    attached = HyperparameterTuner.attach(name, backend=backend)
+    attached.poll_interval = 0.005
+    assert attached.resume().status == "Completed"
+    values = [j.hyperparameters["x"] for j in attached.training_jobs()]
+    assert len(values) == 6
+    assert len(set(values)) == 6, values
+
+
 def test_resume_tracks_jobs_that_ended_just_before_the_crash(
     workspace: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

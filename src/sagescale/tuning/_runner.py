@@ -134,6 +134,7 @@ class TuningRunner:
         self._created = desc.creation_time
         apply_warm_start(self.spec, self.searcher, self.store)
         self._replay()
+        self.searcher.resumed()
         ended = [j.job_name for j in self.jobs if j.end_time is not None]
         if ended:  # idempotent: a job whose process died before tracking it is tracked now
             track_tuning_job(self.store.workspace.root, self.name, ended, backend=self.backend)

@@ -88,19 +88,14 @@ class Searcher:
         self.maximize = spec.objective_type == "Maximize"
         self.spaces = {d: SearchSpace(r) for d, r in spec.ranges_by_definition().items()}
         self.order = list(self.spaces)
-        startup = n_startup or default_startup_trials(spec.effective_max_jobs())
+        self._startup = n_startup or default_startup_trials(spec.effective_max_jobs())
+        self._sampler_factory = sampler_factory
         seed = spec.random_seed
         self.studies: dict[str | None, optuna.Study] = {}
         for i, definition in enumerate(self.order):
-            sub_seed = None if seed is None else seed + i
-            sampler = (
-                sampler_factory(sub_seed)
-                if sampler_factory is not None
-                else self._sampler(sub_seed, startup)
-            )
             self.studies[definition] = optuna.create_study(
                 direction="maximize" if self.maximize else "minimize",
-                sampler=sampler,
+                sampler=self._new_sampler(None if seed is None else seed + i),
                 pruner=self._pruner(),
             )
         self._grid = spec.grid() if spec.strategy == "Grid" else []
@@ -109,10 +104,24 @@ class Searcher:
         self._used: set[str] = set()
         self.asked = 0
 
-    def _sampler(self, seed: int | None, startup: int) -> BaseSampler:
+    def _new_sampler(self, seed: int | None) -> BaseSampler:
+        if self._sampler_factory is not None:
+            return self._sampler_factory(seed)
         if self.spec.strategy == "Bayesian":
-            return _bayesian_sampler(seed, startup)
+            return _bayesian_sampler(seed, self._startup)
         return RandomSampler(seed=seed)
+
+    def resumed(self) -> None:
+        """Call after replaying the jobs of an interrupted run: a seeded sampler starts its
+        random stream again, so without a new seed it would suggest what the first jobs
+        already tried. The new seed depends on the seed and the jobs replayed only, so a
+        resume from the same point suggests the same values."""
+        seed = self.spec.random_seed
+        if seed is None or self.asked == 0 or self.spec.strategy == "Grid":
+            return
+        for i, definition in enumerate(self.order):
+            new_seed = random.Random(f"{seed}/{i}/{self.asked}").randrange(2**31)
+            self.studies[definition].sampler = self._new_sampler(new_seed)
 
     def _pruner(self) -> BasePruner:
         if self.spec.strategy == "Hyperband":
