@@ -333,3 +333,22 @@ def test_job_with_an_explicit_count_is_planned_as_is() -> None:
     assert "as asked" in next(d.reason for d in p.decisions if d.topic == "instances")
     out = p.to_job()
     assert isinstance(out.distribution, DataParallel) and out.distribution.engine == "smddp"
+
+
+def test_a_batch_smaller_than_the_partitions_is_partitioned_for_its_own_microbatches() -> None:
+    # 2.5e9 params x 16 B = 37 GiB; one sample's activations are 10 GiB. With batch 1 there
+    # is one microbatch in flight, so 4 partitions hold 9.3 GiB of state + 2.5 GiB of
+    # activations: they fit (14.0 GiB); assuming 4 in flight (10 GiB) none fitted, and 64
+    # partitions over 8 instances idled 98% of the step
+    p = plan(
+        params=2.5e9,
+        activation_bytes_per_sample=10 * GIB,
+        flops_per_sample=1e13,
+        batch_size=1,
+        precision="fp16",
+        instance_type="ml.p3.2xlarge",
+    )
+    assert p.strategy == "model_parallel"
+    assert p.partitions == 4 and p.microbatches == 1
+    assert p.memory.fits
+    assert not any("does not fit" in w for w in p.warnings)

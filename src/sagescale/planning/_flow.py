@@ -17,6 +17,7 @@ from sagescale.planning._evaluate import (
     MP_HEADROOM,
     Context,
     Rung,
+    choose_microbatches,
     evaluate_dp,
     evaluate_mp,
     gib,
@@ -133,7 +134,9 @@ def _choose_partitions(ctx: Context, members: list[InstanceType]) -> tuple[int, 
     tried: list[str] = []
     candidates = _partition_candidates(members, ctx.req.max_instances)
     for p in candidates:
-        memory = stage_memory(ctx, p, 1, max(p, 4))
+        # the microbatches a one-replica pipeline of p stages gets for the whole batch: a
+        # batch smaller than p leaves fewer than p one-sample microbatches in flight
+        memory = stage_memory(ctx, p, 1, choose_microbatches(p, ctx.req.batch_size))
         tried.append(f"{p} -> {gib(memory.total)}")
         if memory.total <= MP_HEADROOM * ctx.capacity:
             reason = (
