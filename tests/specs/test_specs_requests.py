@@ -609,6 +609,7 @@ def test_an_instance_type_sagemaker_does_not_train_on_is_rejected_at_render(
     assert instance in str(info.value) and "not a SageMaker training instance type" in str(
         info.value
     )
+    assert "pip install -U botocore" in str(info.value)  # a type newer than botocore's list
     tuning = TuningJob(
         training_job=job,
         objective_metric_name="loss",

@@ -99,9 +99,12 @@ def _check_instance_type(instance_type: str) -> None:
     from sagescale._botocore import enum_values
 
     if instance_type not in enum_values("TrainingInstanceType"):
+        import botocore
+
         raise SpecError(
             f"instance_type = {instance_type!r}: is not a SageMaker training instance type "
-            "(the TrainingInstanceType values of botocore's SageMaker service model)",
+            f"(the TrainingInstanceType values of botocore {botocore.__version__}'s SageMaker "
+            "service model; a type newer than that needs `pip install -U botocore`)",
             field="instance_type",
             value=instance_type,
         )
