@@ -371,6 +371,61 @@ def test_s3_channels_and_output_path(
         assert tar.getnames() == ["w.bin"]
 
 
+def test_an_s3_model_uri_leaves_no_download_behind(
+    backend: LocalBackend, src: Path, s3: Any, tmp_path: Path
+) -> None:
+    """The downloaded archive is removed once it is unpacked: the model takes its disk
+    space once. Only the channels stay in input/data/."""
+    s3.create_bucket(Bucket="local-model")
+    s3.put_object(Bucket="local-model", Key="data/a.csv", Body=b"1")
+    s3.put_object(
+        Bucket="local-model",
+        Key="models/model.tar.gz",
+        Body=_tar(tmp_path / "m.tar.gz", {"weights.pt": b"w"}).read_bytes(),
+    )
+    job = _job(src, inputs={"train": "s3://local-model/data"}, model_uri="s3://local-model/models/")
+    name = backend.submit(job)
+    backend.wait(name, timeout=60, raise_on_failure=True)
+    assert "model weights.pt" in backend.logs(name)
+    data = backend.job_dir(name) / "input" / "data"
+    assert sorted(p.name for p in data.iterdir()) == ["model", "train"]
+    assert sorted(p.name for p in (data / "model").iterdir()) == ["weights.pt"]
+
+
+def test_an_s3_model_uri_that_fails_to_unpack_leaves_no_download_behind(
+    backend: LocalBackend, src: Path, s3: Any, tmp_path: Path
+) -> None:
+    s3.create_bucket(Bucket="local-model-bad")
+    s3.put_object(Bucket="local-model-bad", Key="data/a.csv", Body=b"1")
+    for key in ("models/a.tar.gz", "models/b.tar.gz"):
+        s3.put_object(Bucket="local-model-bad", Key=key, Body=b"not a tar")
+    job = _job(
+        src,
+        inputs={"train": "s3://local-model-bad/data"},
+        model_uri="s3://local-model-bad/models/",
+    )
+    name = backend.submit(job)
+    desc = backend.wait(name, timeout=60)
+    assert desc.status is JobStatus.FAILED
+    assert desc.failure_reason is not None and "must name one object" in desc.failure_reason
+    data = backend.job_dir(name) / "input" / "data"
+    assert not any(p.name.endswith(".download") for p in data.iterdir())
+
+
+def test_a_local_model_folder_is_left_in_place(
+    backend: LocalBackend, src: Path, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    folder = tmp_path / "model-folder"
+    folder.mkdir()
+    (folder / "weights.pt").write_text("w")
+    name = backend.submit(_job(src, inputs={"train": str(data)}, model_uri=str(folder)))
+    backend.wait(name, timeout=60, raise_on_failure=True)
+    assert "model weights.pt" in backend.logs(name)
+    assert (folder / "weights.pt").read_text() == "w"
+
+
 def test_missing_s3_data_fails_the_job(backend: LocalBackend, src: Path, s3: Any) -> None:
     s3.create_bucket(Bucket="local-empty")
     name = backend.submit(_job(src, inputs={"train": "s3://local-empty/nothing"}))

@@ -574,24 +574,32 @@ def fetch(source: str, target: Path, should_stop: Callable[[], bool] | None = No
 
 
 def fetch_model(source: str, target: Path) -> None:
-    """Unpack ``model_uri`` (a ``.tar.gz``) into the model channel, refusing path escapes."""
+    """Unpack ``model_uri`` (a ``.tar.gz``) into the model channel, refusing path escapes.
+
+    An ``s3://`` archive is downloaded to a staging folder next to the channel, which is
+    removed once the archive is unpacked (or the unpacking failed), so the model takes its
+    disk space once, not twice."""
     import shutil
 
     target.mkdir(parents=True, exist_ok=True)
-    if source.startswith("s3://"):
-        staging = target.parent / f".{target.name}.download"
-        staging.mkdir(parents=True, exist_ok=True)
+    if not source.startswith("s3://"):
+        local = Path(source)
+        if local.is_dir():
+            shutil.copytree(local, target, dirs_exist_ok=True)
+        else:
+            safe_extract(local, target)
+        return
+    staging = target.parent / f".{target.name}.download"
+    shutil.rmtree(staging, ignore_errors=True)  # a download an earlier supervisor left
+    staging.mkdir(parents=True)
+    try:
         s3_download(source, staging)
         files = [p for p in staging.rglob("*") if p.is_file()]
         if len(files) != 1:
             raise ValueError(f"model_uri {source} must name one object, found {len(files)}")
-        local = files[0]
-    else:
-        local = Path(source)
-    if local.is_dir():
-        shutil.copytree(local, target, dirs_exist_ok=True)
-        return
-    safe_extract(local, target)
+        safe_extract(files[0], target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def safe_extract(archive: Path, target: Path) -> None:
