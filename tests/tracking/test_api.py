@@ -259,7 +259,7 @@ def test_sqlite_schema_is_indexed_and_wal(workspace: Path) -> None:
     ws = store.workspace
     assert ws.query("PRAGMA journal_mode")[0][0] == "wal"
     version = ws.query("SELECT version FROM schema_versions WHERE namespace = 'tracking'")
-    assert version[0][0] == 1
+    assert version[0][0] == 2
     names = {r[0] for r in ws.query("SELECT name FROM sqlite_master")}
     assert {"tracking_artifacts_value", "tracking_metric_batches"} <= names
 

@@ -14,7 +14,13 @@ from pathlib import Path
 import pytest
 
 from sagescale.testing.stores import StoreCase
-from sagescale.tracking import JobFileWriter, Tracker, TrialComponent, ingest_job_files
+from sagescale.tracking import (
+    JobFileWriter,
+    MetricPoint,
+    Tracker,
+    TrialComponent,
+    ingest_job_files,
+)
 from sagescale.tracking._sqlite import SQLiteStore
 
 JOB = textwrap.dedent(
@@ -122,6 +128,50 @@ def test_an_unstorable_point_does_not_block_the_file(
     ingest_job_files(store, tmp_path, "tc")
     assert [p.value for p in store.metric_series("tc", "a")] == [1.0, 4.0]
     assert ingest_job_files(store, tmp_path, "tc") == 0  # the offset moved on
+
+
+def test_an_infinite_loss_does_not_block_later_records(store: SQLiteStore, tmp_path: Path) -> None:
+    """A diverged loss (inf) used to make every later chunk of the metric fail on the
+    summary's NOT NULL mean, so the job's remaining records were never ingested."""
+    store.create_trial_component("tc")
+    writer = JobFileWriter(tmp_path)
+    writer.metric("loss", 1.0, 0, 1.0)
+    writer.metric("loss", math.inf, 1, 2.0)
+    writer.flush()
+    assert ingest_job_files(store, tmp_path, "tc") == 2
+    writer.metric("loss", 2.0, 2, 3.0)
+    writer.metric("acc", 0.5, 2, 3.0)
+    writer.close()
+    assert ingest_job_files(store, tmp_path, "tc") == 2
+    metrics = store.describe_trial_component("tc").metrics
+    assert metrics["loss"].count == 3 and metrics["loss"].max == math.inf
+    assert metrics["loss"].last == 2.0 and metrics["acc"].count == 1
+
+
+def test_migration_2_repairs_summaries_that_hold_an_infinity(tmp_path: Path) -> None:
+    """A database written before migration 2 (its summary mean is inf) is read correctly and
+    takes new points of that metric."""
+    import sqlite3
+
+    db = tmp_path / "old.db"
+    store = SQLiteStore.from_path(db)
+    store.create_trial_component("tc")
+    store.log_metrics("tc", [MetricPoint("x", v, i, 1.0) for i, v in enumerate([1.0, 3.0])])
+    store.log_metrics("tc", [MetricPoint("x", math.inf, 2, 1.0)])
+    store.close()
+    conn = sqlite3.connect(db)  # back to version 1, with what version 1 stored
+    conn.executescript(
+        "ALTER TABLE tracking_metric_summaries DROP COLUMN finite;"
+        "UPDATE tracking_metric_summaries SET mean = 9e999, m2 = 9e999;"
+        "UPDATE schema_versions SET version = 1 WHERE namespace = 'tracking';"
+    )
+    conn.close()
+    store = SQLiteStore.from_path(db)
+    store.log_metrics("tc", [MetricPoint("x", 5.0, 3, 1.0)])
+    summary = store.describe_trial_component("tc").metrics["x"]
+    assert (summary.count, summary.max, summary.avg, summary.last) == (4, math.inf, math.inf, 5.0)
+    finite = store.workspace.query("SELECT finite, mean, m2 FROM tracking_metric_summaries")
+    assert tuple(finite[0]) == (3, 3.0, 8.0)  # 1, 3 and 5
 
 
 def test_other_stores_skip_an_unstorable_point(mlflow_case: StoreCase, tmp_path: Path) -> None:

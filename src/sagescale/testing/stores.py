@@ -37,6 +37,7 @@ from sagescale.tracking._lineage import model_lineage, models_trained_on
 __all__ = [
     "LACKS_DESCRIPTIVE",
     "LACKS_METRIC_SERIES",
+    "LACKS_NON_FINITE",
     "LACKS_STEPLESS",
     "LACKS_TAGS",
     "STORE_MODES",
@@ -50,7 +51,10 @@ LACKS_DESCRIPTIVE = "display names and descriptions"
 LACKS_TAGS = "tags (and the source ARN kept in a tag)"
 LACKS_METRIC_SERIES = "raw metric series (BatchGetMetrics)"
 LACKS_STEPLESS = "metric points without a step (moto requires Step)"
-MOTO_LACKS = frozenset({LACKS_DESCRIPTIVE, LACKS_TAGS, LACKS_METRIC_SERIES, LACKS_STEPLESS})
+LACKS_NON_FINITE = "NaN or infinite metric values (BatchPutMetrics takes JSON numbers)"
+MOTO_LACKS = frozenset(
+    {LACKS_DESCRIPTIVE, LACKS_TAGS, LACKS_METRIC_SERIES, LACKS_STEPLESS, LACKS_NON_FINITE}
+)
 
 
 @dataclass
@@ -227,6 +231,30 @@ class StoreConformance:
         assert s.describe_trial_component(tc).metrics["acc"].count == 1
         with pytest.raises(NotFoundError):
             s.log_metrics(_uid("missing"), _points("loss", [1.0], t0))
+
+    def test_non_finite_points(self, store_case: StoreCase) -> None:
+        """NaN points count in no statistic but Last; an infinite point makes Avg that
+        infinity (NaN with both signs) and StdDev NaN, and later batches still go in."""
+        store_case.need(LACKS_NON_FINITE)
+        s, tc, both = store_case.store, _uid("tc"), _uid("tc")
+        s.create_trial_component(tc)
+        s.create_trial_component(both)
+        t0 = time.time() - 100
+        s.log_metrics(tc, _points("loss", [1.0, 3.0], t0))
+        s.log_metrics(tc, _points("loss", [math.inf], t0 + 2, first_step=2))
+        s.log_metrics(tc, _points("loss", [5.0, math.nan], t0 + 3, first_step=3))
+        s.log_metrics(tc, _points("acc", [math.nan, 0.5, 0.7], t0))
+        loss = s.describe_trial_component(tc).metrics["loss"]
+        assert (loss.count, loss.min, loss.max, loss.avg) == (4, 1.0, math.inf, math.inf)
+        assert math.isnan(loss.std_dev) and math.isnan(loss.last)
+        acc = s.describe_trial_component(tc).metrics["acc"]
+        assert (acc.count, acc.min, acc.max, acc.last) == (2, 0.5, 0.7, 0.7)
+        assert acc.avg == pytest.approx(0.6) and acc.std_dev == pytest.approx(0.1)
+        s.log_metrics(both, _points("x", [-math.inf, 2.0, math.inf], t0))
+        s.log_metrics(both, _points("x", [4.0], t0 + 3, first_step=3))
+        x = s.describe_trial_component(both).metrics["x"]
+        assert (x.count, x.min, x.max, x.last) == (4, -math.inf, math.inf, 4.0)
+        assert math.isnan(x.avg) and math.isnan(x.std_dev)
 
     def test_metric_series(self, store_case: StoreCase) -> None:
         store_case.need(LACKS_METRIC_SERIES)

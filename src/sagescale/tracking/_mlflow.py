@@ -18,7 +18,9 @@ Artifacts (name, value, media type) live in ``sagescale.input.<name>`` /
 from __future__ import annotations
 
 import json
+import math
 import shutil
+import sys
 import tempfile
 import threading
 import time
@@ -428,7 +430,10 @@ class MLflowStore(ExperimentStore):
     def _history(self, run_id: str, key: str) -> list[MetricPoint]:
         history = self.client.get_metric_history(run_id, key)
         ordered = sorted(history, key=lambda m: (m.timestamp, m.step))
-        return [MetricPoint(key, float(m.value), int(m.step), m.timestamp / 1000) for m in ordered]
+        return [
+            MetricPoint(key, _from_mlflow(m.value), int(m.step), m.timestamp / 1000)
+            for m in ordered
+        ]
 
     def metric_series(self, trial_component_name: str, metric_name: str) -> list[MetricPoint]:
         return self._history(self._run("component", trial_component_name).info.run_id, metric_name)
@@ -441,3 +446,9 @@ class MLflowStore(ExperimentStore):
             shutil.copyfile(path, staged)
             self.client.log_artifact(run.info.run_id, str(staged))
         return f"{run.info.artifact_uri.rstrip('/')}/{name}"
+
+
+def _from_mlflow(value: float) -> float:
+    """MLflow's SQL stores keep +/-inf as +/-the largest float: read them back as infinities."""
+    number = float(value)
+    return math.copysign(math.inf, number) if abs(number) == sys.float_info.max else number

@@ -20,6 +20,7 @@ __all__ = [
     "TrialComponentRecord",
     "TrialRecord",
     "summarize",
+    "summary_from_parts",
 ]
 
 Status = Literal["InProgress", "Completed", "Failed", "Stopping", "Stopped"]
@@ -103,12 +104,51 @@ class TrialComponentRecord:
 
 
 def summarize(name: str, values: Iterable[float]) -> MetricSummary:
-    """The summary of a series of values, in logging order (last = last logged)."""
+    """The summary of a series of values, in logging order (last = last logged).
+
+    NaN points are left out of every statistic but ``last``; ``avg`` and ``std_dev`` are
+    those of the finite points unless an infinite point was logged (see
+    :func:`summary_from_parts`)."""
     data = list(values)
-    count = len(data)
-    if count == 0:
+    last = data[-1] if data else math.nan
+    numbers = [v for v in data if not math.isnan(v)]
+    finite = [v for v in numbers if not math.isinf(v)]
+    if not numbers:
         nan = math.nan
-        return MetricSummary(name, 0, nan, nan, nan, nan, nan)
-    avg = math.fsum(data) / count
-    var = math.fsum((v - avg) ** 2 for v in data) / count
-    return MetricSummary(name, count, min(data), max(data), avg, math.sqrt(var), data[-1])
+        return MetricSummary(name, 0, nan, nan, nan, nan, last)
+    mean = _sum(finite) / len(finite) if finite else 0.0
+    m2 = _sum((v - mean) * (v - mean) for v in finite)
+    return summary_from_parts(
+        name, len(numbers), len(finite), mean, m2, min(numbers), max(numbers), last
+    )
+
+
+def summary_from_parts(
+    name: str,
+    count: int,
+    finite: int,
+    mean: float,
+    m2: float,
+    lo: float,
+    hi: float,
+    last: float | None,
+) -> MetricSummary:
+    """A summary from running statistics: ``count`` non-NaN points, ``finite`` of them
+    finite with ``mean`` and sum of squared deviations ``m2``, ``lo``/``hi`` over all of
+    them. With an infinite point ``avg`` is that infinity (NaN when both signs were logged)
+    and ``std_dev`` is NaN, as numpy computes them."""
+    std = math.sqrt(max(m2, 0.0) / finite) if finite else math.nan
+    avg = mean
+    if count > finite:
+        avg = math.nan if lo == -math.inf and hi == math.inf else (hi if hi == math.inf else lo)
+        std = math.nan
+    return MetricSummary(name, count, lo, hi, avg, std, math.nan if last is None else last)
+
+
+def _sum(values: Iterable[float]) -> float:
+    """``math.fsum``, or a plain sum when the exact one overflows (huge finite values)."""
+    data = list(values)
+    try:
+        return math.fsum(data)
+    except OverflowError:
+        return sum(data)

@@ -65,7 +65,17 @@ _COLUMNS = {
     "LastModifiedTime": "modified",
 }
 _TIMES = {"created", "start_time", "end_time", "modified"}
-_STATS = {"Min": "min", "Max": "max", "Avg": "mean", "Last": "last", "Count": "count"}
+_STATS = {
+    "Min": "min",
+    "Max": "max",
+    # the rule of sagescale.tracking._model.summary_from_parts: an infinite point makes Avg
+    # that infinity (NULL, i.e. NaN, with both signs) and StdDev NaN
+    "Avg": "(CASE WHEN count = finite THEN mean WHEN min = -9e999 AND max = 9e999 THEN NULL "
+    "WHEN max = 9e999 THEN max ELSE min END)",
+    "StdDev": "(CASE WHEN count = finite THEN sqrt(m2 / finite) END)",
+    "Last": "last",
+    "Count": "count",
+}
 
 
 @dataclass(frozen=True)
@@ -144,7 +154,7 @@ def _parse_filter(f: Mapping[str, Any]) -> Filter:
         return Filter("tag", rest, None, op, val)
     if head == "Metrics" and "." in rest:
         metric, _, stat = rest.rpartition(".")
-        if stat in (*_STATS, "StdDev"):
+        if stat in _STATS:
             return Filter("metric", metric, stat, op, val)
     if head in ("InputArtifacts", "OutputArtifacts") and rest.endswith(".Value"):
         return Filter("input" if head[0] == "I" else "output", rest[:-6], None, op, val)
@@ -261,8 +271,6 @@ def _param_equality(f: Filter) -> tuple[str, list[object]]:
 
 def _value_column(f: Filter) -> tuple[str, object]:
     if f.kind == "metric":
-        if f.stat == "StdDev":
-            return "sqrt(m2 / count)", _number(f.value)
         return _STATS[str(f.stat)], _number(f.value)
     if f.kind == "param":
         number = _number(f.value)

@@ -24,12 +24,16 @@ from sagescale.tracking._model import (
     ParameterValue,
     TrialComponentRecord,
     TrialRecord,
+    summary_from_parts,
 )
 from sagescale.tracking._store import ExperimentStore
 
 __all__ = ["JobBatch", "SQLiteStore"]
 
 _LOG = logging.getLogger("sagescale.tracking")
+
+#: a finite value: NULL (NaN) and the infinities are not
+_FINITE = "abs(value) <= 1.7976931348623157e308"
 
 _SCHEMA_1 = """
 CREATE TABLE tracking_experiments (
@@ -81,7 +85,22 @@ CREATE TABLE tracking_ingest_offsets (
     offset INTEGER NOT NULL, PRIMARY KEY (component_id, file)) WITHOUT ROWID
 """
 
-register_migrations("tracking", [_SCHEMA_1])
+#: ``finite``: how many of the ``count`` non-NaN points are finite; ``mean`` and ``m2`` cover
+#: those only, so that an infinite point (a diverged loss) never makes them NaN (which SQLite
+#: stores as NULL: the NOT NULL columns made every later batch of the metric fail). Summaries
+#: that already hold an infinity are recomputed from their points.
+_SCHEMA_2 = f"""
+ALTER TABLE tracking_metric_summaries ADD COLUMN finite INTEGER NOT NULL DEFAULT 0;
+UPDATE tracking_metric_summaries SET finite = count WHERE min > -9e999 AND max < 9e999;
+UPDATE tracking_metric_summaries AS s SET (finite, mean, m2) = (
+    SELECT COUNT(f.value), coalesce(AVG(f.value), 0.0),
+           coalesce(TOTAL(f.value * f.value) - COUNT(f.value) * AVG(f.value) * AVG(f.value), 0.0)
+    FROM (SELECT value FROM tracking_metrics m
+          WHERE m.component_id = s.component_id AND m.name = s.name AND {_FINITE}) f)
+WHERE min = -9e999 OR max = 9e999
+"""
+
+register_migrations("tracking", [_SCHEMA_1, _SCHEMA_2])
 
 
 @dataclass
@@ -659,28 +678,49 @@ _NAME_M2 = (
     "SELECT TOTAL((value - ?) * (value - ?)) FROM tracking_metrics WHERE rowid > ? AND name = ?"
 )
 _LAST = "SELECT value FROM tracking_metrics WHERE rowid = ?"
+_FINITE_STATS = (
+    f"SELECT COUNT(value), coalesce(AVG(value), 0.0) FROM tracking_metrics "
+    f"WHERE rowid > ? AND name = ? AND {_FINITE}"
+)
+_FINITE_M2 = (
+    f"SELECT TOTAL((value - ?) * (value - ?)) FROM tracking_metrics "
+    f"WHERE rowid > ? AND name = ? AND {_FINITE}"
+)
 
 
 def _batch_stats(conn: sqlite3.Connection, first_rowid: int, names: set[str]) -> list[Any]:
-    """Per metric of the batch: name, count, mean, m2, min, max, last. A batch of few
-    metrics (a training loop's) is scanned per name, which avoids GROUP BY's sort."""
+    """Per metric of the batch: name, count, finite count, mean, m2, min, max, last (mean and
+    m2 of the finite points). A batch of few metrics (a training loop's) is scanned per name,
+    which avoids GROUP BY's sort."""
     if len(names) > 3:
-        return conn.execute(_BATCH_STATS, (first_rowid, first_rowid)).fetchall()
-    rows = []
-    for name in sorted(names):
-        n, mean, lo, hi, last_id = conn.execute(_NAME_STATS, (first_rowid, name)).fetchone()
-        if not n:
-            continue
-        m2 = conn.execute(_NAME_M2, (mean, mean, first_rowid, name)).fetchone()[0]
-        last = conn.execute(_LAST, (last_id,)).fetchone()[0]
-        rows.append((name, n, mean, m2, lo, hi, last))
-    return rows
+        rows = conn.execute(_BATCH_STATS, (first_rowid, first_rowid)).fetchall()
+    else:
+        rows = []
+        for name in sorted(names):
+            n, mean, lo, hi, last_id = conn.execute(_NAME_STATS, (first_rowid, name)).fetchone()
+            if not n:
+                continue
+            m2 = conn.execute(_NAME_M2, (mean, mean, first_rowid, name)).fetchone()[0]
+            last = conn.execute(_LAST, (last_id,)).fetchone()[0]
+            rows.append((name, n, mean, m2, lo, hi, last))
+    return [_finite_part(conn, first_rowid, row) for row in rows]
+
+
+def _finite_part(conn: sqlite3.Connection, first_rowid: int, row: Any) -> tuple[Any, ...]:
+    """Insert the finite count; with an infinite point, mean and m2 of the finite ones."""
+    name, n, mean, m2, lo, hi, last = row
+    if math.isfinite(lo) and math.isfinite(hi):
+        return (name, n, n, mean, m2, lo, hi, last)
+    finite, mean = conn.execute(_FINITE_STATS, (first_rowid, name)).fetchone()
+    m2 = conn.execute(_FINITE_M2, (mean, mean, first_rowid, name)).fetchone()[0]
+    return (name, n, finite, mean, m2, lo, hi, last)
 
 
 def _merge_summaries(
     conn: sqlite3.Connection, comp_id: int, first_rowid: int, names: set[str]
 ) -> None:
-    """Merge the statistics of the rows after ``first_rowid`` (Chan et al.'s update)."""
+    """Merge the statistics of the rows after ``first_rowid`` (Chan et al.'s update of the
+    finite points' mean and m2)."""
     batch = _batch_stats(conn, first_rowid, names)
     if not batch:
         return
@@ -689,24 +729,31 @@ def _merge_summaries(
     old = {
         r[0]: r[1:]
         for r in conn.execute(
-            "SELECT name, count, mean, m2, min, max FROM tracking_metric_summaries "
+            "SELECT name, count, finite, mean, m2, min, max FROM tracking_metric_summaries "
             f"WHERE component_id = ? AND name IN ({marks})",
             (comp_id, *found),
         )
     }
     rows = []
-    for name, n_b, mean_b, m2_b, lo, hi, last in batch:
-        n, mean, m2 = n_b, mean_b, m2_b
+    for name, n_b, f_b, mean_b, m2_b, lo, hi, last in batch:
+        n, f, mean, m2 = n_b, f_b, mean_b, m2_b
         if name in old:
-            n_a, mean_a, m2_a, lo_a, hi_a = old[name]
-            n = n_a + n_b
-            delta = mean_b - mean_a
-            mean = mean_a + delta * n_b / n
-            m2 = m2_a + m2_b + delta * delta * n_a * n_b / n
+            n_a, f_a, mean_a, m2_a, lo_a, hi_a = old[name]
+            n, f = n_a + n_b, f_a + f_b
+            if f_a and f_b:
+                delta = mean_b - mean_a
+                mean = mean_a + delta * f_b / f
+                m2 = m2_a + m2_b + delta * delta * f_a * f_b / f
+            elif f_a:
+                mean, m2 = mean_a, m2_a
             lo, hi = min(lo, lo_a), max(hi, hi_a)
-        rows.append((comp_id, name, int(n), mean, m2, lo, hi, math.nan if last is None else last))
+        last = math.nan if last is None else last
+        rows.append((comp_id, name, int(n), mean, m2, lo, hi, last, int(f)))
     conn.executemany(
-        "INSERT OR REPLACE INTO tracking_metric_summaries VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows
+        "INSERT OR REPLACE INTO tracking_metric_summaries "
+        "(component_id, name, count, mean, m2, min, max, last, finite) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        rows,
     )
 
 
@@ -733,12 +780,11 @@ class _ComponentParts:
             side = parts.inputs if r[1] == "input" else parts.outputs
             side.setdefault(r[0], {})[r[2]] = Artifact(r[3], r[4])
         for r in q(
-            f"SELECT * FROM tracking_metric_summaries WHERE component_id IN ({ids})", params
+            "SELECT component_id, name, count, finite, mean, m2, min, max, last "
+            f"FROM tracking_metric_summaries WHERE component_id IN ({ids})",
+            params,
         ):
-            std = math.sqrt(max(r[4], 0.0) / r[2]) if r[2] else math.nan
-            parts.metrics.setdefault(r[0], {})[r[1]] = MetricSummary(
-                r[1], r[2], r[5], r[6], r[3], std, math.nan if r[7] is None else r[7]
-            )
+            parts.metrics.setdefault(r[0], {})[r[1]] = summary_from_parts(*r[1:])
         for r in q(
             "SELECT owner_id, key, value FROM tracking_tags WHERE kind = 'component' "
             f"AND owner_id IN ({ids})",
