@@ -330,3 +330,40 @@ def test_lineage_needs_a_uri(workspace: Path, uri: Any) -> None:
         model_lineage(uri)
     with pytest.raises(SpecError, match=r"dataset_uri=.* must be a non-empty URI"):
         models_trained_on(uri)  # "" would otherwise be a prefix of every data set
+
+
+def test_local_inputs_are_recorded_as_absolute_paths(
+    workspace: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A job run with inputs={"train": "data/train"} from a project folder is traced to
+    that folder's data (a relative path named different data in every folder)."""
+    from sagescale.tracking import autotrack, model_lineage, models_trained_on
+
+    project = tmp_path / "project"
+    (project / "data" / "train").mkdir(parents=True)
+    monkeypatch.chdir(project)
+    store = get_store()
+    autotrack.record_training_job_start(
+        store,
+        job_name="rel-1",
+        experiment_config=None,
+        base_job_name="rel",
+        hyperparameters={},
+        instance_type="local",
+        instance_count=1,
+        distribution=None,
+        input_channels={"train": "data/train", "remote": "s3://b/data"},
+        environment_names=[],
+        source_dir="src",
+    )
+    autotrack.record_training_job_end(
+        store, job_name="rel-1", status="Completed", model_artifact="s3://b/model.tar.gz"
+    )
+    lineage = model_lineage("s3://b/model.tar.gz")
+    train = str(project / "data" / "train")
+    assert lineage.input_data == {"train": train, "remote": "s3://b/data"}
+    assert lineage.code["SageScale.SourceDir"] == str(project / "src")
+    assert [m.training_job_name for m in models_trained_on(str(project / "data"))] == ["rel-1"]
+    assert [m.training_job_name for m in models_trained_on("data")] == ["rel-1"]
+    monkeypatch.chdir(tmp_path)  # elsewhere, "data" is another folder
+    assert models_trained_on("data") == []

@@ -15,6 +15,7 @@ from sagescale.tracking.autotrack import (
     SYSTEM_PARAMETERS,
     TRAINING_JOB_TAG,
     TUNING_JOB_TAG,
+    located,
 )
 
 if TYPE_CHECKING:
@@ -86,6 +87,9 @@ def model_lineage(
     _check_uri(model_artifact_uri, "model_artifact_uri")
     s = get_store(store)
     found = s.trial_components_with_artifact(model_artifact_uri, direction="output")
+    if not found and located(model_artifact_uri) != model_artifact_uri:
+        model_artifact_uri = located(model_artifact_uri)
+        found = s.trial_components_with_artifact(model_artifact_uri, direction="output")
     if not found:
         raise NotFoundError(f"no trial component produced the artifact {model_artifact_uri!r}")
     return _lineage(s, found[-1], model_artifact_uri)
@@ -100,4 +104,10 @@ def models_trained_on(
     _check_uri(dataset_uri, "dataset_uri")
     s = get_store(store)
     found = s.trial_components_with_artifact(dataset_uri, direction="input", prefix=prefix)
+    if located(dataset_uri) != dataset_uri:  # a local path: as recorded, absolute
+        names = {tc.name for tc in found}
+        more = s.trial_components_with_artifact(
+            located(dataset_uri), direction="input", prefix=prefix
+        )
+        found += [tc for tc in more if tc.name not in names]
     return [_lineage(s, tc, model) for tc in found if (model := _model_of(tc))]

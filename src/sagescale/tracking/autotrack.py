@@ -23,6 +23,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 
 from sagescale.errors import NotFoundError, SpecError, TrackingError
 from sagescale.tracking._model import STATUSES, Artifact, MetricPoint, ParameterValue
@@ -197,14 +198,22 @@ def _code_and_data(
     entry_point: str | None,
     image_uri: str | None,
 ) -> dict[str, Artifact]:
-    artifacts = {str(k): Artifact(str(v), None) for k, v in input_channels.items()}
+    artifacts = {str(k): Artifact(located(str(v)), None) for k, v in input_channels.items()}
     if source_dir:
-        artifacts[CODE_SOURCE_DIR] = Artifact(source_dir, "application/x-directory")
+        artifacts[CODE_SOURCE_DIR] = Artifact(located(source_dir), "application/x-directory")
     if entry_point:
         artifacts[CODE_ENTRY_POINT] = Artifact(entry_point, "text/x-python")
     if image_uri:
         artifacts[CODE_IMAGE_URI] = Artifact(image_uri, None)
     return artifacts
+
+
+def located(value: str) -> str:
+    """A local path as an absolute path (a relative one names different data in every
+    folder); URIs (``s3://``, ``file://`` ...) as they are."""
+    if not value or "://" in value:
+        return value
+    return str(Path(value).expanduser().resolve())
 
 
 MetricSeries = Mapping[str, Sequence[tuple[int | None, float] | tuple[int | None, float, float]]]
