@@ -301,7 +301,45 @@ def test_spot_max_wait_stops_the_job(backend: LocalBackend, tmp_path: Path) -> N
     desc = backend.wait(backend.submit(job), timeout=60)
     assert desc.status is JobStatus.STOPPED
     assert desc.secondary_status == "MaxWaitTimeExceeded"
-    assert desc.failure_reason is not None and "MaxWaitTimeExceeded" in desc.failure_reason
+    assert desc.failure_reason == MAX_WAIT_REASON.format(seconds=2)
+
+
+MAX_WAIT_REASON = "MaxWaitTimeExceeded: Training job exceeded spot.max_wait_seconds={seconds}"
+
+# Asks for a spot interruption of itself at once, then ignores the SIGTERM that follows, so
+# the interruption takes the whole stop grace period: longer than spot.max_wait_seconds.
+INTERRUPTS_ITSELF = """\
+import os, signal, time
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+job_dir = os.path.dirname(os.environ["SM_INPUT_DIR"])
+open(os.path.join(job_dir, ".sagescale", "control", "interrupt"), "w").close()
+print("interrupt requested", flush=True)
+time.sleep(120)
+"""
+
+
+def test_max_wait_passed_during_an_interruption_gives_the_same_reason(
+    tmp_path: Path, workspace: Path
+) -> None:
+    """The other way a spot job ends past its max wait: the limit passes while an
+    interruption is handled. Its reason reads as when the limit passes while it trains."""
+    backend = LocalBackend(workspace, stop_grace_seconds=6)
+    job = _job(
+        tmp_path,
+        INTERRUPTS_ITSELF,
+        spot={"max_wait_seconds": 4},
+        max_run_seconds=4,
+        checkpoint={"s3_uri": str(tmp_path / "ckpt")},
+    )
+    name = backend.submit(job)
+    desc = backend.wait(name, timeout=60)
+    assert "interrupt requested" in backend.logs(name)
+    # the supervisor took the interruption (it removes the file when it does)
+    assert not (backend.job_dir(name) / ".sagescale" / "control" / "interrupt").exists()
+    assert desc.status is JobStatus.STOPPED
+    assert desc.secondary_status == "MaxWaitTimeExceeded"
+    assert desc.failure_reason == MAX_WAIT_REASON.format(seconds=4)
+    assert desc.attempts == 1 and "Restarting" not in _statuses(desc)
 
 
 def test_a_shell_entry_point(backend: LocalBackend, tmp_path: Path) -> None:

@@ -230,7 +230,7 @@ class Supervisor:
             outcome = self.run_once()
             if outcome.kind == "interrupted":
                 if self.spot_wait_exceeded():
-                    return Outcome("max_wait", None, _MAX_WAIT_REASON)
+                    return self.max_wait_outcome()
                 self.on_interrupted()
                 continue
             if outcome.kind != "failed" or self.stop_requested() or not self.may_retry(outcome):
@@ -259,6 +259,16 @@ class Supervisor:
     def spot_wait_exceeded(self) -> bool:
         limit = self.plan.get("max_wait_seconds")
         return limit is not None and time.monotonic() - self.first_start > float(limit)
+
+    def max_wait_outcome(self) -> Outcome:
+        """The end of a spot job past ``spot.max_wait_seconds``: one reason, whether the
+        limit passed while it trained or while an interruption was being handled."""
+        limit = int(float(self.plan["max_wait_seconds"]))
+        return Outcome(
+            "max_wait",
+            None,
+            f"MaxWaitTimeExceeded: Training job exceeded spot.max_wait_seconds={limit}",
+        )
 
     def run_once(self) -> Outcome:
         free = free_port() if self.distributed else 0
@@ -330,9 +340,7 @@ class Supervisor:
             if self.take_interrupt():
                 return Outcome("interrupted", None, None)
             if self.spot_wait_exceeded():
-                return Outcome(
-                    "max_wait", None, "MaxWaitTimeExceeded: spot.max_wait_seconds passed"
-                )
+                return self.max_wait_outcome()
             if self.training_seconds + time.monotonic() - started > max_run:
                 return Outcome(
                     "max_runtime",
@@ -395,7 +403,6 @@ class Supervisor:
         self.state.finish(status, secondary, **fields)
 
 
-_MAX_WAIT_REASON = "MaxWaitTimeExceeded: the job ran longer than spot.max_wait_seconds"
 _PORT_MARKERS = ("EADDRINUSE", "address already in use")
 _RENDEZVOUS_MARKERS = ("DistNetworkError", "RendezvousError", "RendezvousTimeoutError")
 _FINAL = {
