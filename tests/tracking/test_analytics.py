@@ -226,3 +226,20 @@ def test_number_parameters_match_equality_by_value(
     parsed = parse_expression(expression)
     records = store.list_trial_components(experiment_name="depths")
     assert [r.name for r in records if matches(r, parsed)] == expected
+
+
+def test_sort_by_a_parameter_of_numbers_and_strings(store: SQLiteStore) -> None:
+    """A job's hyperparameter is the string "3", a tracker's the number 3.0: sorting on it
+    raised pandas' TypeError ('<' not supported between 'float' and 'str')."""
+    store.create_experiment("mixed")
+    store.create_trial("mixed-t", experiment_name="mixed")
+    for name, lr in (("a", 0.1), ("b", "auto"), ("c", "0.01"), ("d", 3.0)):
+        store.create_trial_component(name, trial_name="mixed-t")
+        store.update_trial_component(name, parameters={"lr": lr})
+    store.create_trial_component("e", trial_name="mixed-t")  # no lr
+    up = ExperimentAnalytics("mixed", sort_by="Parameters.lr", store=store).dataframe()
+    assert list(up["TrialComponentName"]) == ["c", "a", "d", "b", "e"]
+    down = ExperimentAnalytics(
+        "mixed", sort_by="Parameters.lr", sort_order="Descending", store=store
+    ).dataframe()
+    assert list(down["TrialComponentName"]) == ["b", "d", "a", "c", "e"]

@@ -45,6 +45,25 @@ def _check_names(field: str, names: object) -> None:
         raise SpecError(f"{field}={names!r} must hold strings only", field=field, value=names)
 
 
+def _sortable(column: pd.Series) -> pd.Series:
+    """A parameter column may mix numbers and strings (a job's hyperparameter "3", a
+    tracker's 3.0): numbers, and strings that read as numbers, sort by value before the other
+    strings; missing values stay missing (sorted last)."""
+    import math
+
+    def rank(value: object) -> object:
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return None
+        if isinstance(value, int | float):
+            return (0, float(value), "")
+        try:
+            return (0, float(str(value)), str(value))
+        except ValueError:
+            return (1, 0.0, str(value))
+
+    return column.map(rank)
+
+
 class ExperimentAnalytics:
     """``ExperimentAnalytics(experiment_name=...).dataframe()``, as in the SageMaker SDK.
 
@@ -132,7 +151,11 @@ class ExperimentAnalytics:
                     f"sort_by={self.sort_by!r} names no column of the table", field="sort_by"
                 )
             df = df.sort_values(
-                key, ascending=self.sort_order == "Ascending", kind="stable", na_position="last"
+                key,
+                ascending=self.sort_order == "Ascending",
+                kind="stable",
+                na_position="last",
+                key=_sortable if df[key].dtype == object else None,
             )
         result: pd.DataFrame = df.drop(columns="_created").reset_index(drop=True)
         return result
