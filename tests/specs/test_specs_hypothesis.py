@@ -270,14 +270,18 @@ def tuning_jobs(draw: st.DrawFn) -> dict[str, Any]:
             }
     else:
         data["early_stopping_type"] = draw(st.sampled_from(["Off", "Auto"]))
-    data.update(draw(tuning_options()))
+    # warm start and early stopping are for a single algorithm only (SageMaker's rule)
+    single = len(data.get("training_jobs", {})) <= 1
+    if not single:
+        data["early_stopping_type"] = "Off"
+    data.update(draw(tuning_options(warm_start=single)))
     return data
 
 
 @st.composite
-def tuning_options(draw: st.DrawFn) -> dict[str, Any]:
+def tuning_options(draw: st.DrawFn, *, warm_start: bool = True) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    if draw(st.booleans()):
+    if warm_start and draw(st.booleans()):
         parents = draw(st.lists(names.map(lambda n: n[:20]), min_size=1, max_size=5, unique=True))
         warm_type = draw(st.sampled_from(["IdenticalDataAndAlgorithm", "TransferLearning"]))
         out["warm_start_config"] = {"warm_start_type": warm_type, "parents": parents}

@@ -261,6 +261,7 @@ class TuningJob(SpecModel):
     @model_validator(mode="after")
     def _rules(self) -> TuningJob:
         self._check_definitions()
+        self._check_single_algorithm()
         for name, definition in self.definitions().items():
             self._check_ranges(name, dict(definition.hyperparameter_ranges))
             self._check_sent(name, definition)
@@ -289,6 +290,29 @@ class TuningJob(SpecModel):
                 )
         elif not self.hyperparameter_ranges:
             raise SpecRule("needs at least one range", field="hyperparameter_ranges", value={})
+
+    def _check_single_algorithm(self) -> None:
+        """SageMaker: "Warm start and early stopping are available only when you're tuning a
+        single algorithm" (CreateHyperParameterTuningJob rejects the request)."""
+        count = len(self.training_jobs or {})
+        if count <= 1:
+            return
+        rule = (
+            f"warm start and early stopping are available only when tuning a single algorithm "
+            f"(SageMaker's rule); this tuning job has {count} training job definitions"
+        )
+        if self.early_stopping_type != "Off":
+            raise SpecRule(
+                f"{rule}: set early_stopping_type Off",
+                field="early_stopping_type",
+                value=self.early_stopping_type,
+            )
+        if self.warm_start_config is not None:
+            raise SpecRule(
+                f"{rule}: remove warm_start_config (parents {self.warm_start_config.parents})",
+                field="warm_start_config",
+                value=self.warm_start_config.model_dump(),
+            )
 
     def _check_ranges(self, definition: str | None, ranges: dict[str, Any]) -> None:
         where = f"training_jobs.{definition}." if definition else ""

@@ -122,7 +122,6 @@ def test_multi_algorithm_definitions_get_their_own_source(
         objective_type="Minimize",
         strategy="Random",
         max_jobs=6,
-        warm_start_config=WarmStartConfig(parents=["parent-tuning-job"]),
     )
     backend.create_tuning_job(spec, tuning_name)
     raw = backend._describe_raw(tuning_name)
@@ -134,12 +133,23 @@ def test_multi_algorithm_definitions_get_their_own_source(
         "first": f"s3://{BUCKET}/{tuning_name}/first/source/sourcedir.tar.gz",
         "second": f"s3://{BUCKET}/{tuning_name}/second/source/sourcedir.tar.gz",
     }
-    assert raw["WarmStartConfig"]["ParentHyperParameterTuningJobs"] == [
-        {"HyperParameterTuningJobName": "parent-tuning-job"}
-    ]
     fresh = SageMakerBackend(role=ROLE, endpoint_url=backend.aws.endpoint_url)
     rebuilt = fresh.describe_tuning_job(tuning_name).spec
     assert rebuilt.training_jobs is not None and set(rebuilt.training_jobs) == {"first", "second"}
+
+
+def test_warm_start_reaches_amt(
+    backend: SageMakerBackend, spec: TuningJob, tuning_name: str
+) -> None:
+    """Warm start is for a single algorithm (SageMaker's rule), so it is shown on one."""
+    warm = TuningJob.model_validate(
+        {**spec.model_dump(), "warm_start_config": WarmStartConfig(parents=["parent-tuning-job"])}
+    )
+    backend.create_tuning_job(warm, tuning_name)
+    raw = backend._describe_raw(tuning_name)
+    assert raw["WarmStartConfig"]["ParentHyperParameterTuningJobs"] == [
+        {"HyperParameterTuningJobName": "parent-tuning-job"}
+    ]
 
 
 def test_bad_tuning_input(backend: SageMakerBackend, spec: TuningJob, moto_endpoint: str) -> None:
