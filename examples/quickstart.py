@@ -24,6 +24,7 @@ from sagescale.reporting import (
     plot_tuning_objective,
     tuning_report_for,
 )
+from sagescale.tracking import get_store
 from sagescale.tuning import HyperparameterTuner
 
 HERE = Path(__file__).resolve().parent
@@ -96,7 +97,8 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     )
     report = out / "report.html"
     tuning_report_for(name, report, backend=args.backend, workspace=args.workspace)
-    experiment = ss.ExperimentAnalytics(experiment_name=name).dataframe()
+    store = get_store(workspace=args.workspace)  # the tuner's workspace, not the default one
+    experiment = ss.ExperimentAnalytics(experiment_name=name, store=store).dataframe()
 
     with pd.option_context("display.width", 160, "display.max_columns", 12):
         print(f"\ntuning job {name}: {len(frame)} training jobs")

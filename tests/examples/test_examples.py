@@ -85,12 +85,13 @@ def test_hpo_xgboost(example, tmp_path: Path) -> None:  # type: ignore[no-untype
     assert len(child.analytics().dataframe()) == 2
 
 
-def test_quickstart(example, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    out = tmp_path / "out"
+def test_quickstart(example, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    out, ws = tmp_path / "out", tmp_path / "quickstart-ws"  # not $SAGESCALE_WORKSPACE
     frame = example("quickstart").main(
-        ["--max-jobs", "2", "--epochs", "2", "--out", str(out), "--workspace", str(tmp_path / "ws")]
+        ["--max-jobs", "2", "--epochs", "2", "--out", str(out), "--workspace", str(ws)]
     )
     assert len(frame) == 2
+    assert ": 2 trial components tracked" in capsys.readouterr().out  # printed 0
     assert frame["FinalObjectiveValue"].notna().all()
     for name in ("objective.png", "parallel.png", "curves.png", "report.html"):
         assert (out / name).stat().st_size > 0
