@@ -7,6 +7,8 @@
   is reused when its values lie inside the new ranges; a hyperparameter the parent did not
   tune takes the parent's static value when it had one, else the middle of the new range.
 
+With either type, a hyperparameter tuned by a parent and by the child keeps its type
+(Integer, Continuous, Categorical), as SageMaker requires; a change is a ``SpecError``.
 Parents must have ended (Completed, Stopped or Failed). Only jobs that reported the
 objective are reused. Parent evaluations inform the search; they are not training jobs of
 the new tuning job and do not count towards its ``max_jobs`` or its best training job.
@@ -77,6 +79,31 @@ def _check_identical(spec: TuningJob, parent: TuningJobDescription) -> None:
             )
 
 
+def _range_type(rng: Any) -> str:
+    """SageMaker's name of a range's type: Integer, Continuous or Categorical."""
+    return str(rng.type).capitalize()
+
+
+def _check_types(spec: TuningJob, parent: TuningJobDescription) -> None:
+    """SageMaker: a tuned hyperparameter keeps its type (Integer, Continuous, Categorical)
+    between parent and child tuning jobs, with either warm start type."""
+    mine, theirs = spec.ranges_by_definition(), parent.spec.ranges_by_definition()
+    for definition, ranges in mine.items():
+        for name, rng in ranges.items():
+            before = theirs.get(definition, {}).get(name)
+            if before is None or before.type == rng.type:
+                continue
+            where = f"training_jobs.{definition}." if definition else ""
+            raise SpecError(
+                f"{where}hyperparameter_ranges.{name}.type = {rng.type!r}: hyperparameter "
+                f"{name!r} is {_range_type(before)} in warm start parent {parent.name!r} and "
+                f"{_range_type(rng)} here; a tuned hyperparameter must keep its type between "
+                "parent and child tuning jobs (SageMaker's warm start rule)",
+                field=f"{where}hyperparameter_ranges.{name}.type",
+                value=rng.type,
+            )
+
+
 def _check_objective(spec: TuningJob, parent: TuningJobDescription) -> None:
     if (spec.objective_metric_name, spec.objective_type) != (
         parent.spec.objective_metric_name,
@@ -114,6 +141,7 @@ def check_parents(spec: TuningJob, store: TuningStore) -> list[TuningJobDescript
     for name in config.parents:
         parent = _load_parent(store, name)
         _check_objective(spec, parent)
+        _check_types(spec, parent)
         if config.warm_start_type == "IdenticalDataAndAlgorithm":
             _check_identical(spec, parent)
         parents.append(parent)
