@@ -367,3 +367,34 @@ def test_local_inputs_are_recorded_as_absolute_paths(
     assert [m.training_job_name for m in models_trained_on("data")] == ["rel-1"]
     monkeypatch.chdir(tmp_path)  # elsewhere, "data" is another folder
     assert models_trained_on("data") == []
+
+
+def test_runs_started_at_once_by_two_processes(tmp_path: Path) -> None:
+    """Between Run's look-up and its create, another process may create the run group or
+    the component: the second Run uses them (it raised TrackingError 'already exists')."""
+    from sagescale.tracking._sqlite import SQLiteStore
+
+    class OtherProcessWins(SQLiteStore):
+        """A store where every look-up misses what the other process has just created."""
+
+        def describe_trial(self, name: str) -> Any:
+            if name not in self.seen:
+                self.seen.add(name)
+                raise NotFoundError(name)
+            return super().describe_trial(name)
+
+        def describe_trial_component(self, name: str) -> Any:
+            if name not in self.seen:
+                self.seen.add(name)
+                raise NotFoundError(name)
+            return super().describe_trial_component(name)
+
+    first = SQLiteStore.from_path(tmp_path / "ws" / "sagescale.db")
+    with Run(experiment_name="race", run_name="r1", store=first) as run:
+        run.log_metric("loss", 1.0, step=0)
+    second = OtherProcessWins.from_path(tmp_path / "ws" / "sagescale.db")
+    second.seen = set()  # type: ignore[attr-defined]
+    with Run(experiment_name="race", run_name="r1", store=second) as run:
+        run.log_metric("loss", 0.5, step=1)
+    tc = TrialComponent.load("race-r1", store=first)
+    assert tc.metrics["loss"].count == 2 and tc.trial_names == ("Default-Run-Group-race",)

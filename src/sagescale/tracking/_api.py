@@ -651,18 +651,25 @@ class Run(_Logger):
         try:
             s.describe_trial(self.run_group_name)
         except NotFoundError:
-            s.create_trial(self.run_group_name, experiment_name=self.experiment_name)
+            try:
+                s.create_trial(self.run_group_name, experiment_name=self.experiment_name)
+            except TrackingError:  # another process created it meanwhile
+                s.describe_trial(self.run_group_name)
         try:
             s.describe_trial_component(self.trial_component_name)
         except NotFoundError:
-            s.create_trial_component(
-                self.trial_component_name,
-                display_name=run_display_name or self.run_name,
-                trial_name=self.run_group_name,
-                tags=tags,
-            )
-        else:  # an existing component joins the run group, as SageMaker's Run does
-            s.associate_trial_component(self.trial_component_name, self.run_group_name)
+            try:
+                s.create_trial_component(
+                    self.trial_component_name,
+                    display_name=run_display_name or self.run_name,
+                    trial_name=self.run_group_name,
+                    tags=tags,
+                )
+                return
+            except TrackingError:  # another process created it meanwhile
+                pass
+        # an existing component joins the run group, as SageMaker's Run does
+        s.associate_trial_component(self.trial_component_name, self.run_group_name)
 
     def __repr__(self) -> str:
         return f"Run(experiment_name={self.experiment_name!r}, run_name={self.run_name!r})"
