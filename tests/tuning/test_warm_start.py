@@ -1,4 +1,5 @@
-"""Warm start: a tuned hyperparameter keeps its type between parent and child."""
+"""Warm start: a tuned hyperparameter keeps its type between parent and child, and a child
+that can reuse none of its parents' evaluations says so."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from sagescale.specs import (
     CategoricalParameter,
     ContinuousParameter,
     IntegerParameter,
+    SpecWarning,
     TrainingJob,
     WarmStartConfig,
 )
@@ -105,3 +107,67 @@ def test_a_type_change_in_a_definition_names_it(make_tuner: Make, backend: Threa
     with pytest.raises(SpecError, match="Continuous in warm start parent") as info:
         child.fit()
     assert info.value.field == "training_jobs.quad.hyperparameter_ranges.x.type"
+
+
+def test_no_reusable_evaluation_from_several_algorithms_warns(
+    make_tuner: Make, backend: ThreadBackend
+) -> None:
+    """A parent with several algorithms, a child with one: nothing matched and the child
+    started cold without a word."""
+    jobs = {
+        "quad": TrainingJob(entry_point="quad.py", framework="pytorch"),
+        "lin": TrainingJob(entry_point="quad.py", framework="pytorch"),
+    }
+    parent = HyperparameterTuner(
+        jobs,
+        objective_metric_name="score",
+        hyperparameter_ranges={"quad": X, "lin": X},
+        strategy="Random",
+        max_jobs=4,
+        backend=backend,
+    )
+    parent.poll_interval = 0.005
+    name = parent.fit().name
+    child = make_tuner(
+        hyperparameter_ranges=X,
+        strategy="Random",
+        max_jobs=1,
+        warm_start_config=WarmStartConfig(warm_start_type="TransferLearning", parents=[name]),
+    )
+    with pytest.warns(SpecWarning, match="none of the 4 completed evaluations") as caught:
+        desc = child.fit()
+    message = str(caught[0].message)
+    assert name in message
+    assert "4 belong to training job definitions this tuning job does not have" in message
+    assert "['lin', 'quad']" in message and "a single training job" in message
+    assert desc.status == "Completed"  # a warning, not an error: the child still runs
+
+
+def test_no_evaluation_inside_the_new_ranges_warns(make_tuner: Make) -> None:
+    parent = _parent(make_tuner, X)
+    child = make_tuner(
+        hyperparameter_ranges={"x": ContinuousParameter(min_value=2.0, max_value=3.0)},
+        strategy="Random",
+        max_jobs=1,
+        warm_start_config=WarmStartConfig(parents=[parent]),
+    )
+    with pytest.warns(SpecWarning, match="none of the 3 completed evaluations") as caught:
+        child.fit()
+    assert "3 lie outside this tuning job's hyperparameter ranges" in str(caught[0].message)
+
+
+def test_parents_without_completed_evaluations_do_not_warn(
+    make_tuner: Make, backend: ThreadBackend
+) -> None:
+    """Nothing to reuse is not a surprise when the parent reported no objective at all."""
+    failed = make_tuner(
+        entry_point="fail.py", strategy="Random", hyperparameter_ranges=X, max_jobs=3
+    ).fit()
+    assert failed.status == "Failed"
+    child = make_tuner(
+        hyperparameter_ranges=X,
+        strategy="Random",
+        max_jobs=1,
+        warm_start_config=WarmStartConfig(parents=[failed.name]),
+    )
+    assert child.fit().status == "Completed"  # filterwarnings=error: no warning was emitted

@@ -29,7 +29,7 @@ from sagescale.tuning._lock import TuningLock
 from sagescale.tuning._runner import TuningRunner, best_of, check_runnable, curve_from_points
 from sagescale.tuning._service import TrainingJobSummary, TuningJobDescription, TuningService
 from sagescale.tuning._store import TuningStore
-from sagescale.tuning._warm import check_parents
+from sagescale.tuning._warm import check_warm_start
 
 __all__ = ["HyperparameterTuner"]
 
@@ -346,7 +346,7 @@ class HyperparameterTuner:
         service = self._service()
         if service is None:
             check_runnable(self.spec)
-            check_parents(self.spec, self.store)
+            check_warm_start(self.spec, self.store)
         desc = TuningJobDescription(
             name=name,
             spec=self.spec,

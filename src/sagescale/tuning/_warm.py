@@ -9,23 +9,28 @@
 
 With either type, a hyperparameter tuned by a parent and by the child keeps its type
 (Integer, Continuous, Categorical), as SageMaker requires; a change is a ``SpecError``.
-Parents must have ended (Completed, Stopped or Failed). Only jobs that reported the
-objective are reused. Parent evaluations inform the search; they are not training jobs of
-the new tuning job and do not count towards its ``max_jobs`` or its best training job.
+Parents must have ended (Completed, Stopped or Failed). When they hold evaluations that
+reported the objective but none can be reused (other definitions, outside the new ranges),
+``fit()`` emits a :class:`SpecWarning` saying how many were found and why none were used.
+Only jobs that reported the objective are reused. Parent evaluations inform the search;
+they are not training jobs of the new tuning job and do not count towards its ``max_jobs``
+or its best training job.
 """
 
 from __future__ import annotations
 
+import warnings
+from dataclasses import dataclass, field
 from typing import Any
 
 from sagescale.errors import NotFoundError, SpecError
-from sagescale.specs import TuningJob
+from sagescale.specs import SpecWarning, TuningJob
 from sagescale.tuning._search import Searcher
 from sagescale.tuning._service import TrainingJobSummary, TuningJobDescription
 from sagescale.tuning._space import SearchSpace
 from sagescale.tuning._store import TuningStore
 
-__all__ = ["apply_warm_start", "check_parents"]
+__all__ = ["apply_warm_start", "check_parents", "check_warm_start"]
 
 PARENTS = "warm_start_config.parents"
 TYPE = "warm_start_config.warm_start_type"
@@ -148,22 +153,90 @@ def check_parents(spec: TuningJob, store: TuningStore) -> list[TuningJobDescript
     return parents
 
 
-def apply_warm_start(spec: TuningJob, searcher: Searcher, store: TuningStore) -> int:
-    """Replay the parents' evaluations into ``searcher``; the number reused."""
+@dataclass
+class _Evaluations:
+    """What the parents hold and what of it this tuning job can reuse."""
+
+    found: int = 0  # evaluations that reported the objective
+    reusable: list[tuple[str | None, dict[str, Any], TrainingJobSummary]] = field(
+        default_factory=list
+    )
+    other_definitions: int = 0  # of a definition this tuning job does not have
+    parent_definitions: set[str | None] = field(default_factory=set)
+    outside: int = 0  # outside this tuning job's ranges
+
+
+def _evaluations(
+    spec: TuningJob,
+    store: TuningStore,
+    parents: list[TuningJobDescription],
+    spaces: dict[str | None, SearchSpace],
+) -> _Evaluations:
     config = spec.warm_start_config
-    if config is None:
-        return 0
-    reused = 0
-    transfer = config.warm_start_type == "TransferLearning"
-    for parent in check_parents(spec, store):
+    transfer = config is not None and config.warm_start_type == "TransferLearning"
+    out = _Evaluations()
+    for parent in parents:
         for job in store.jobs(parent.name):
-            if job.objective_status != "Succeeded" or job.definition_name not in searcher.spaces:
+            if job.objective_status != "Succeeded":
+                continue
+            out.found += 1
+            space = spaces.get(job.definition_name)
+            if space is None:
+                out.other_definitions += 1
+                out.parent_definitions.add(job.definition_name)
                 continue
             values: dict[str, Any] = job.hyperparameters
             if transfer:
-                space = searcher.spaces[job.definition_name]
                 values = _transfer_values(space, job, _static(parent.spec, job.definition_name))
-            reused += searcher.add_finished(
-                job.definition_name, values, job.final_objective, job.curve, count=False
+            if space.to_internal(dict(values)) is None:
+                out.outside += 1
+                continue
+            out.reusable.append((job.definition_name, values, job))
+    return out
+
+
+def _definitions(names: set[str | None]) -> str:
+    if names == {None}:
+        return "a single training job"
+    return str(sorted(str(n) for n in names))
+
+
+def check_warm_start(spec: TuningJob, store: TuningStore) -> list[TuningJobDescription]:
+    """:func:`check_parents`, and a :class:`SpecWarning` when the parents hold evaluations
+    that reported the objective but none of them can be reused (the search starts cold)."""
+    parents = check_parents(spec, store)
+    if not parents:
+        return parents
+    spaces = {d: SearchSpace(r) for d, r in spec.ranges_by_definition().items()}
+    found = _evaluations(spec, store, parents, spaces)
+    if found.found and not found.reusable:
+        reasons = []
+        if found.other_definitions:
+            reasons.append(
+                f"{found.other_definitions} belong to training job definitions this tuning job "
+                f"does not have (parents: {_definitions(found.parent_definitions)}; this "
+                f"tuning job: {_definitions(set(spaces))})"
             )
+        if found.outside:
+            reasons.append(f"{found.outside} lie outside this tuning job's hyperparameter ranges")
+        names = [p.name for p in parents]
+        warnings.warn(
+            f"warm start reuses none of the {found.found} completed evaluations of parents "
+            f"{names}: {'; '.join(reasons)}; the search starts as if without warm start",
+            SpecWarning,
+            stacklevel=3,
+        )
+    return parents
+
+
+def apply_warm_start(spec: TuningJob, searcher: Searcher, store: TuningStore) -> int:
+    """Replay the parents' evaluations into ``searcher``; the number reused."""
+    parents = check_parents(spec, store)
+    if not parents:
+        return 0
+    reused = 0
+    for definition, values, job in _evaluations(spec, store, parents, searcher.spaces).reusable:
+        reused += searcher.add_finished(
+            definition, values, job.final_objective, job.curve, count=False
+        )
     return reused
