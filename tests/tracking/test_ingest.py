@@ -324,3 +324,35 @@ def test_other_stores_ingest_at_least_once_without_duplicates(
     assert ingest_job_files(store, tmp_path, name) == 600
     assert ingest_job_files(store, tmp_path, name) == 0  # offsets kept beside the files
     assert store.describe_trial_component(name).metrics["m1"].count == 300
+
+
+def test_creating_runs_inside_a_job_needs_a_store(
+    store: SQLiteStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Run(...) / Tracker.create() inside a local job used to create a new database in the
+    job's folder (its records never reached the workspace): now a SpecError says to use
+    Tracker.load() / load_run() or a store."""
+    from sagescale.errors import SpecError
+    from sagescale.tracking import Experiment, Run, load_run
+
+    for key, value in _job_env(tmp_path / "job", "job-1").items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("SAGESCALE_TRACKING_URI", raising=False)
+    monkeypatch.chdir(tmp_path)
+    for create in (
+        lambda: Run(experiment_name="inside", run_name="r1"),
+        lambda: Tracker.create(display_name="x"),
+        lambda: Experiment.create("inside"),
+    ):
+        with pytest.raises(SpecError, match="inside a training job") as info:
+            create()
+        assert info.value.field == "store"
+    assert not (tmp_path / ".sagescale").exists()
+    own = load_run()  # the job's own run still works
+    own.log_metric("m", 1.0, step=0)
+    own.close()
+    store.create_trial_component("job-1")
+    assert ingest_job_files(store, tmp_path / "job", "job-1") == 1
+    with Run(experiment_name="inside", run_name="r1", store=store) as run:  # a store is named
+        run.log_metric("m", 1.0, step=0)
+    assert store.describe_trial_component("inside-r1").metrics["m"].count == 1

@@ -50,8 +50,19 @@ _METRIC_BUFFER = 10_000
 
 
 def _store(store: ExperimentStore | str | None) -> ExperimentStore:
-    from sagescale.tracking._store import get_store
+    from sagescale.tracking._store import TRACKING_URI_ENV, get_store
 
+    if store is None and os.environ.get(TRACKING_DIR_ENV) and not os.environ.get(TRACKING_URI_ENV):
+        # inside a local training job: the workspace database is the orchestrator's, and a
+        # default store here would be a new database in the job's folder that nobody reads
+        raise SpecError(
+            f"inside a training job ({TRACKING_DIR_ENV} is set) experiments are written with "
+            f"Tracker.load() or load_run(), which record into the job's trial component; to "
+            f"create experiments, trials or runs from the job, pass store= or set "
+            f"{TRACKING_URI_ENV}",
+            field="store",
+            value=None,
+        )
     return get_store(store)
 
 
