@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +48,12 @@ names = st.from_regex(r"[a-z][a-z0-9]{0,8}(-[a-z0-9]{1,6}){0,2}", fullmatch=True
 text = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), min_size=0, max_size=30)
 finite = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False, allow_infinity=False)
 hp_values = st.one_of(st.integers(-(10**6), 10**6), finite, st.booleans(), text)
-s3_uris = names.map(lambda n: f"s3://sagescale-bucket/{n}")
+# bucket names by S3's rules: 3-63 lowercase letters, digits, dots and hyphens, a letter or
+# digit at both ends, no two dots in a row, not an IP address
+buckets = st.from_regex(r"[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]", fullmatch=True).filter(
+    lambda b: ".." not in b and not re.fullmatch(r"\d{1,3}(\.\d{1,3}){3}", b)
+)
+s3_uris = st.builds(lambda b, n: f"s3://{b}/{n}", buckets, names)
 
 
 ENV = st.dictionaries(st.from_regex(r"[A-Z_][A-Z0-9_]{0,10}", fullmatch=True), text, max_size=3)
@@ -164,7 +170,11 @@ def training_jobs(draw: st.DrawFn, *, with_metric: str | None = None) -> dict[st
         version, py = draw(st.sampled_from(VERSIONS))
         data.update(framework="pytorch", framework_version=version, py_version=py)
         data["entry_point"] = draw(st.sampled_from(["train.py", "src/main.py"]))
-        data["source_dir"] = draw(st.sampled_from([None, "code", "s3://b/code.tar.gz"]))
+        data["source_dir"] = draw(
+            st.one_of(
+                st.sampled_from([None, "code"]), s3_uris.map(lambda u: f"{u}/sourcedir.tar.gz")
+            )
+        )
         data["mixed_precision"] = draw(st.sampled_from([None, "fp16", "bf16"]))
     else:
         data["image_uri"] = "111122223333.dkr.ecr.us-east-1.amazonaws.com/algo:1"

@@ -511,9 +511,9 @@ def test_render_needs_s3_locations() -> None:
         job.to_request(job_name="a")
     assert info.value.field == "inputs.train"
     assert info.value.value == "/data/train"
-    request = job.to_request(job_name="a", inputs={"train": "s3://b/uploaded"})
+    request = job.to_request(job_name="a", inputs={"train": "s3://my-bucket/uploaded"})
     assert request["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3Uri"] == (
-        "s3://b/uploaded"
+        "s3://my-bucket/uploaded"
     )
     local_output = TrainingJob.model_validate(framework_job(output_path="/tmp/out"))
     with pytest.raises(SpecError) as info:
@@ -535,9 +535,9 @@ def test_unknown_framework_version_is_a_spec_error() -> None:
 
 
 def test_an_s3_source_dir_is_the_submit_directory() -> None:
-    job = TrainingJob.model_validate(framework_job(source_dir="s3://b/code/sourcedir.tar.gz"))
+    job = TrainingJob.model_validate(framework_job(source_dir="s3://my-bucket/code/sourcedir.tar.gz"))
     hps = render(job)["HyperParameters"]
-    assert hps["sagemaker_submit_directory"] == '"s3://b/code/sourcedir.tar.gz"'
+    assert hps["sagemaker_submit_directory"] == '"s3://my-bucket/code/sourcedir.tar.gz"'
     given = job.to_request(job_name="a", submit_directory="s3://other/src.tar.gz")
     assert given["HyperParameters"]["sagemaker_submit_directory"] == '"s3://other/src.tar.gz"'
 

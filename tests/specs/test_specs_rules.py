@@ -112,7 +112,7 @@ def test_warm_start_parents_are_tuning_job_names() -> None:
     [
         ("hyperparameters", 100, lambda n: {f"h{i}": i for i in range(n)}),
         ("environment", 100, lambda n: {f"E{i}": "v" for i in range(n)}),
-        ("inputs", 20, lambda n: {f"c{i}": f"s3://b/c{i}" for i in range(n)}),
+        ("inputs", 20, lambda n: {f"c{i}": f"s3://my-bucket/c{i}" for i in range(n)}),
         ("tags", 50, lambda n: {f"k{i}": "v" for i in range(n)}),
         (
             "metric_definitions",
@@ -176,7 +176,7 @@ def test_limits_hold_for_what_a_framework_job_sends() -> None:
 
 
 def test_bad_channel_and_environment_names() -> None:
-    rejected(TrainingJob, framework_job(inputs={"a b": "s3://b/x"}), "inputs", "'a b'")
+    rejected(TrainingJob, framework_job(inputs={"a b": "s3://my-bucket/x"}), "inputs", "'a b'")
     rejected(TrainingJob, framework_job(environment={"1X": "v"}), "environment", "'1X'")
     rejected(TrainingJob, framework_job(environment={"X": "v" * 513}), "environment.X", "512")
     rejected(TrainingJob, framework_job(tags={"k": "v" * 257}), "tags.k", "0-256")
@@ -318,7 +318,9 @@ def test_model_parallel_needs_a_gpu_instance() -> None:
 
 def test_spot_wait_at_least_run() -> None:
     ok = framework_job(
-        max_run_seconds=3600, spot={"max_wait_seconds": 3600}, checkpoint={"s3_uri": "s3://b/c"}
+        max_run_seconds=3600,
+        spot={"max_wait_seconds": 3600},
+        checkpoint={"s3_uri": "s3://my-bucket/c"},
     )
     TrainingJob.model_validate(ok)
     err = rejected(
@@ -337,8 +339,86 @@ def test_spot_without_checkpoint_warns() -> None:
 
 
 def test_model_channel_must_not_clash() -> None:
-    data = framework_job(model_uri="s3://b/model.tar.gz", inputs={"model": "s3://b/m"})
+    data = framework_job(
+        model_uri="s3://my-bucket/model.tar.gz", inputs={"model": "s3://my-bucket/m"}
+    )
     rejected(TrainingJob, data, "model_channel_name", "'model'", "clashes")
+
+
+# ---- s3:// URIs -----------------------------------------------------------------------------
+
+BAD_S3_URIS = [
+    ("s3://", "must name a bucket"),
+    ("s3:///key", "must name a bucket"),
+    ("s3://ab/key", "'ab' is 2 characters long"),
+    ("s3://" + "a" * 64 + "/key", "is 64 characters long"),
+    ("s3://My-Bucket/key", "holds 'M'"),
+    ("s3://my_bucket/key", "holds '_'"),
+    ("S3://-bucket/key", "does not begin and end with a letter or digit"),
+    ("s3://bucket./key", "does not begin and end with a letter or digit"),
+    ("s3://my..bucket/key", "two dots in a row"),
+    ("s3://192.168.5.4/key", "is an IP address"),
+]
+# (field reported, spec data holding the URI); a channel given as a mapping names its uri
+S3_FIELDS = [
+    ("inputs.train", lambda uri: {"inputs": {"train": uri}}),
+    ("inputs.train.uri", lambda uri: {"inputs": {"train": {"uri": uri}}}),
+    ("output_path", lambda uri: {"output_path": uri}),
+    ("checkpoint.s3_uri", lambda uri: {"checkpoint": {"s3_uri": uri}}),
+    ("model_uri", lambda uri: {"model_uri": uri}),
+    ("source_dir", lambda uri: {"source_dir": uri}),
+]
+
+
+@pytest.mark.parametrize(("field", "make"), S3_FIELDS, ids=[f for f, _ in S3_FIELDS])
+@pytest.mark.parametrize(("uri", "problem"), BAD_S3_URIS, ids=[u for u, _ in BAD_S3_URIS])
+def test_s3_uris_need_a_valid_bucket(field: str, make: Any, uri: str, problem: str) -> None:
+    with pytest.raises(SpecError) as info:
+        TrainingJob.model_validate(framework_job(**make(uri)))
+    err = info.value
+    message = str(err)
+    assert f"{field} = {uri!r}" in message, message
+    assert problem in message
+    assert "3-63 characters of lowercase letters, digits, dots and hyphens" in message
+    assert "not an IP address" in message
+    # a channel given as a mapping is a union member: the channel is the field reported
+    assert err.field == field.removesuffix(".uri")
+    assert err.value == (uri if err.field == field else {"uri": uri})
+
+
+def test_s3_uris_are_checked_in_a_tuning_jobs_training_job() -> None:
+    data = tuning_job()
+    data["training_job"]["output_path"] = "s3:///out"
+    rejected(TuningJob, data, "training_job.output_path", "must name a bucket")
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "s3://abc",
+        "s3://my-bucket",
+        "s3://my-bucket/",
+        "s3://my.bucket.2024/a/b",
+        "S3://my-bucket/key",
+        "s3://" + "a" * 63 + "/key",
+        "s3://1.2.3/key",
+        "s3://123/key",
+        "file:///data/train",
+        "/data/train",
+        "relative/path",
+    ],
+)
+def test_valid_s3_uris_and_local_paths_pass(uri: str) -> None:
+    job = TrainingJob.model_validate(
+        framework_job(
+            inputs={"train": uri, "more": {"uri": uri}},
+            output_path=uri,
+            checkpoint={"s3_uri": uri},
+            model_uri=uri,
+            source_dir=uri,
+        )
+    )
+    assert job.output_path == uri and job.channels()["more"].uri == uri
 
 
 def test_vpc_ids() -> None:

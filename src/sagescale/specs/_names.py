@@ -12,6 +12,7 @@ __all__ = [
     "JOB_NAME_PATTERN",
     "check_experiment_name",
     "check_job_name",
+    "check_s3_uri",
     "check_tuning_job_name",
     "checked_name",
     "unique_name",
@@ -43,6 +44,45 @@ def check_tuning_job_name(value: str) -> str:
 
 def check_experiment_name(value: str) -> str:
     return _check(value, _EXPERIMENT_NAME, "an experiment name", 120)
+
+
+#: S3's rules for bucket names (general purpose buckets), checked in every spec field that
+#: takes an ``s3://`` URI.
+S3_BUCKET_RULE = (
+    "an S3 bucket name is 3-63 characters of lowercase letters, digits, dots and hyphens, "
+    "begins and ends with a letter or digit, has no two dots in a row and is not an IP address"
+)
+_S3_BUCKET_CHARS = re.compile(r"[a-z0-9.\-]+")
+_IP_ADDRESS = re.compile(r"\d{1,3}(\.\d{1,3}){3}")
+
+
+def _bucket_problem(bucket: str) -> str | None:
+    if not 3 <= len(bucket) <= 63:
+        return f"is {len(bucket)} characters long"
+    if not _S3_BUCKET_CHARS.fullmatch(bucket):
+        bad = next(c for c in bucket if not _S3_BUCKET_CHARS.fullmatch(c))
+        return f"holds {bad!r}"
+    if not (bucket[0].isalnum() and bucket[-1].isalnum()):
+        return "does not begin and end with a letter or digit"
+    if ".." in bucket:
+        return "has two dots in a row"
+    if _IP_ADDRESS.fullmatch(bucket):
+        return "is an IP address"
+    return None
+
+
+def check_s3_uri(value: str) -> str:
+    """``value`` unchanged; an ``s3://`` URI (any case of the scheme) must name a bucket that
+    follows S3's bucket naming rules. Anything else (a local path, ``file://``) passes."""
+    if value[:5].lower() != "s3://":
+        return value
+    bucket = value[5:].partition("/")[0]
+    if not bucket:
+        raise ValueError(f"an s3:// URI must name a bucket (s3://<bucket>/<key>); {S3_BUCKET_RULE}")
+    problem = _bucket_problem(bucket)
+    if problem is not None:
+        raise ValueError(f"bucket {bucket!r} {problem}: {S3_BUCKET_RULE}")
+    return value
 
 
 def checked_name(check: Callable[[str], str], value: str, field: str) -> str:

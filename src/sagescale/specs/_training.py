@@ -13,7 +13,12 @@ from sagescale.specs._base import SpecModel, SpecRule, warn_spec
 from sagescale.specs._catalog import get_instance_type
 from sagescale.specs._distribution import DataParallel, Distribution, ModelParallel
 from sagescale.specs._images import pytorch_image_uri
-from sagescale.specs._names import check_experiment_name, check_job_name, checked_name
+from sagescale.specs._names import (
+    check_experiment_name,
+    check_job_name,
+    check_s3_uri,
+    checked_name,
+)
 
 __all__ = [
     "Channel",
@@ -46,6 +51,11 @@ class Channel(SpecModel):
     content_type: str | None = Field(default=None, max_length=256)
     distribution: Literal["FullyReplicated", "ShardedByS3Key"] = "FullyReplicated"
     compression: Literal["None", "Gzip"] | None = None
+
+    @field_validator("uri")
+    @classmethod
+    def _uri(cls, value: str) -> str:
+        return check_s3_uri(value)
 
     @property
     def is_s3(self) -> bool:
@@ -81,6 +91,11 @@ class Checkpoint(SpecModel):
 
     s3_uri: str | None = Field(default=None, max_length=1024)
     local_path: str = Field(default="/opt/ml/checkpoints", max_length=4096)
+
+    @field_validator("s3_uri")
+    @classmethod
+    def _s3_uri(cls, value: str | None) -> str | None:
+        return None if value is None else check_s3_uri(value)
 
 
 class Security(SpecModel):
@@ -198,6 +213,11 @@ class TrainingJob(SpecModel):
             )
         return value
 
+    @field_validator("source_dir", "output_path", "model_uri")
+    @classmethod
+    def _uris(cls, value: str | None) -> str | None:
+        return None if value is None else check_s3_uri(value)
+
     @field_validator("instance_type")
     @classmethod
     def _instance_type(cls, value: str) -> str:
@@ -231,11 +251,16 @@ class TrainingJob(SpecModel):
     def _inputs(cls, value: dict[str, str | Channel]) -> dict[str, str | Channel]:
         if len(value) > 20:
             raise SpecRule(f"at most 20 input channels are allowed, got {len(value)}")
-        for name in value:
+        for name, channel in value.items():
             if not _CHANNEL.fullmatch(name) or len(name) > 64:
                 raise SpecRule(
                     "a channel name must be 1-64 letters, digits, '.', '-' or '_'", value=name
                 )
+            if isinstance(channel, str):  # a Channel checks its own uri
+                try:
+                    check_s3_uri(channel)
+                except ValueError as exc:
+                    raise SpecRule(str(exc), field=name, value=channel) from None
         return value
 
     @field_validator("environment")
