@@ -101,6 +101,11 @@ class Searcher:
         self._grid = spec.grid() if spec.strategy == "Grid" else []
         if self._grid and seed is not None:
             random.Random(seed).shuffle(self._grid)
+        self._grid_keys = [_key(d, v) for d, v in self._grid]
+        # every grid point before the cursor is used: ``_used`` only grows, so the first
+        # unused point never moves back and each ask is O(1) amortised (resumed jobs replayed
+        # out of order are skipped when the cursor reaches them)
+        self._cursor = 0
         self._used: set[str] = set()
         self.asked = 0
 
@@ -134,17 +139,25 @@ class Searcher:
         return NopPruner()
 
     # ---- asking ------------------------------------------------------------------------
+    def _next_grid_point(self) -> int | None:
+        """The index of the first grid point not used yet, or ``None``."""
+        keys, used = self._grid_keys, self._used
+        while self._cursor < len(keys) and keys[self._cursor] in used:
+            self._cursor += 1
+        return self._cursor if self._cursor < len(keys) else None
+
     def exhausted(self) -> bool:
         """Grid only: every combination was tried."""
-        return self.spec.strategy == "Grid" and all(_key(d, v) in self._used for d, v in self._grid)
+        return self.spec.strategy == "Grid" and self._next_grid_point() is None
 
     def ask(self) -> Suggestion | None:
         """The next training job, or ``None`` when the grid is exhausted."""
         if self.spec.strategy == "Grid":
-            for definition, values in self._grid:
-                if _key(definition, values) not in self._used:
-                    return self.ask_fixed(definition, values)
-            return None
+            index = self._next_grid_point()
+            if index is None:
+                return None
+            definition, values = self._grid[index]
+            return self.ask_fixed(definition, values)
         definition = self.order[self.asked % len(self.order)]
         space = self.spaces[definition]
         trial = self.studies[definition].ask(space.distributions())
