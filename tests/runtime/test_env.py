@@ -94,6 +94,72 @@ def test_bad_hyperparameters_name_the_field(hps: dict[str, object], field: str) 
     assert info.value.field == field
 
 
+@dataclasses.dataclass
+class DashedHPs:
+    num_samples: int
+    batch_size: int = 8
+
+
+class PydanticDashedHPs(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(extra="forbid")
+    num_samples: int
+    batch_size: int = 8
+
+
+class AliasedHPs(pydantic.BaseModel):
+    """A model that spells the dashed name itself (an alias): it gets the key as is."""
+
+    model_config = pydantic.ConfigDict(extra="forbid")
+    num_samples: int = pydantic.Field(alias="num-samples")
+    rate: float = pydantic.Field(
+        default=0.1, validation_alias=pydantic.AliasChoices("learning-rate", "rate")
+    )
+
+
+@pytest.mark.parametrize(
+    ("model", "expected"),
+    [
+        (DashedHPs, DashedHPs(num_samples=5, batch_size=4)),
+        (PydanticDashedHPs, PydanticDashedHPs(num_samples=5, batch_size=4)),
+    ],
+)
+def test_dashed_hyperparameter_names_set_underscored_fields(model: type, expected: object) -> None:
+    """argparse-style scripts on SageMaker name hyperparameters num-samples, batch-size."""
+    env = load_env({"SM_HPS": json.dumps({"num-samples": "5", "batch-size": 4})})
+    assert env.hyperparameters_as(model) == expected
+    mixed = load_env({"SM_HPS": json.dumps({"num-samples": 5, "batch_size": "4"})})
+    assert mixed.hyperparameters_as(model) == expected
+    # the underscored spelling still works on its own
+    plain = load_env({"SM_HPS": json.dumps({"num_samples": 5, "batch_size": 4})})
+    assert plain.hyperparameters_as(model) == expected
+
+
+@pytest.mark.parametrize("model", [DashedHPs, PydanticDashedHPs])
+def test_both_spellings_of_one_hyperparameter_are_an_error(model: type) -> None:
+    env = load_env({"SM_HPS": json.dumps({"num-samples": 5, "num_samples": 6})})
+    with pytest.raises(SpecError) as info:
+        env.hyperparameters_as(model)
+    assert info.value.field == "hyperparameters.num_samples"
+    assert info.value.value == {"num-samples": 5, "num_samples": 6}
+    assert "'num-samples' and 'num_samples' both set the field 'num_samples'" in str(info.value)
+
+
+def test_a_dashed_name_without_a_matching_field_is_still_unknown() -> None:
+    env = load_env({"SM_HPS": json.dumps({"num_samples": 5, "num-epochs": 2})})
+    with pytest.raises(SpecError) as info:
+        env.hyperparameters_as(DashedHPs)
+    assert info.value.field == "hyperparameters.num-epochs"
+    with pytest.raises(SpecError):
+        env.hyperparameters_as(PydanticDashedHPs)
+
+
+def test_a_pydantic_alias_with_a_dash_is_left_to_pydantic() -> None:
+    env = load_env({"SM_HPS": json.dumps({"num-samples": 5, "learning-rate": 0.5})})
+    assert env.hyperparameters_as(AliasedHPs) == AliasedHPs.model_validate(
+        {"num-samples": 5, "rate": 0.5}
+    )
+
+
 def test_mixed_precision_from_hyperparameter_or_variable() -> None:
     assert load_env({"SM_HPS": '{"sagescale_mixed_precision": "bf16"}'}).mixed_precision == "bf16"
     assert load_env({"SAGESCALE_MIXED_PRECISION": "fp16"}).mixed_precision == "fp16"

@@ -180,9 +180,19 @@ class TrainingEnv:
         Pydantic models are duck-typed (``model_validate``) so pydantic is never imported
         here. Dataclass fields are coerced from strings (``"3"`` → ``3``, ``"true"`` →
         ``True``) because ``hyperparameters.json`` holds strings; unknown keys are an error.
+
+        A dashed name (``num-samples``, as argparse-style scripts spell them) sets the field
+        ``num_samples`` when the model has that field and no field (or pydantic alias)
+        spelled with the dash; both spellings given at once is an error naming both.
         """
-        values = self.user_hyperparameters()
         validate = getattr(model, "model_validate", None)
+        if not callable(validate) and not dataclasses.is_dataclass(model):
+            raise SpecError(
+                f"hyperparameters_as({model!r}): must be a dataclass or a pydantic model",
+                field="model",
+                value=model,
+            )
+        values = _undash(self.user_hyperparameters(), model)
         if callable(validate):
             try:
                 return cast(_T, validate(values))
@@ -190,13 +200,51 @@ class TrainingEnv:
                 raise SpecError(
                     f"hyperparameters: {exc}", field=_first_error_field(exc), value=values
                 ) from None
-        if dataclasses.is_dataclass(model):
-            return _coerce_dataclass(model, values, "hyperparameters")
-        raise SpecError(
-            f"hyperparameters_as({model!r}): must be a dataclass or a pydantic model",
-            field="model",
-            value=model,
-        )
+        return _coerce_dataclass(model, values, "hyperparameters")
+
+
+def _accepted_keys(model: type[Any]) -> tuple[set[str], set[str]]:
+    """(field names, every key the model accepts: names and pydantic's string aliases).
+
+    Pydantic is duck-typed through ``model_fields`` (never imported here)."""
+    fields = getattr(model, "model_fields", None)
+    if isinstance(fields, Mapping):
+        names = {str(name) for name in fields}
+        keys = set(names)
+        for info in fields.values():
+            for alias in (getattr(info, "alias", None), getattr(info, "validation_alias", None)):
+                if isinstance(alias, str):
+                    keys.add(alias)
+                for choice in getattr(alias, "choices", None) or ():
+                    if isinstance(choice, str):
+                        keys.add(choice)
+        return names, keys
+    names = {f.name for f in dataclasses.fields(model) if f.init}
+    return names, set(names)
+
+
+def _undash(values: dict[str, Any], model: type[Any]) -> dict[str, Any]:
+    """``num-samples`` → ``num_samples`` where the model has the field ``num_samples`` and
+    accepts no ``num-samples`` key; two spellings of one field are a :class:`SpecError`."""
+    names, keys = _accepted_keys(model)
+    spellings: dict[str, list[str]] = {}
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        target = key
+        if "-" in key and key not in keys and key.replace("-", "_") in names:
+            target = key.replace("-", "_")
+        spellings.setdefault(target, []).append(key)
+        out[target] = value
+    for target, given in spellings.items():
+        if len(given) > 1:
+            shown = " and ".join(repr(k) for k in sorted(given))
+            raise SpecError(
+                f"hyperparameters: {shown} both set the field {target!r} of "
+                f"{model.__name__}; give one of them",
+                field=f"hyperparameters.{target}",
+                value={k: values[k] for k in sorted(given)},
+            )
+    return out
 
 
 def _first_error_field(exc: ValueError) -> str:
