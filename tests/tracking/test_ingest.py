@@ -314,6 +314,31 @@ def test_artifact_files_logged_in_a_job(
     assert Path(uri.removeprefix("file://")).read_text() == "{}"
 
 
+def test_artifact_names_with_slashes_logged_in_a_job(
+    store: SQLiteStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """tracker.log_artifact(path, name="plots/loss.png") inside a job raised
+    FileNotFoundError in the job; "../../x" wrote outside the workspace's artifacts."""
+    store.create_trial_component("art")
+    job_dir = tmp_path / "job"
+    for key, value in _job_env(job_dir, "art").items():
+        monkeypatch.setenv(key, value)
+    report = tmp_path / "loss.png"
+    report.write_text("png")
+    tracker = Tracker.load()
+    tracker.log_artifact(report, name="plots/loss.png")
+    tracker.log_artifact(report, name="../../sagescale.db")
+    tracker.close()
+    ingest_job_files(store, job_dir, "art")
+    outputs = store.describe_trial_component("art").output_artifacts
+    assert set(outputs) == {"plots/loss.png", "../../sagescale.db"}
+    artifacts = store.workspace.artifacts_dir / "art"
+    for artifact in outputs.values():
+        path = Path(artifact.value.removeprefix("file://"))
+        assert path.parent == artifacts and path.read_text() == "png"
+    assert store.count_metric_points() == 0  # the database is intact
+
+
 def test_other_stores_ingest_at_least_once_without_duplicates(
     mlflow_case: StoreCase, tmp_path: Path
 ) -> None:

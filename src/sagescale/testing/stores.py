@@ -292,6 +292,14 @@ class StoreConformance:
         src.write_text("a,b\n1,2\n")
         uri = s.store_artifact_file(tc, src, "confusion.csv")
         assert uri.endswith("confusion.csv")
+        # an artifact name is a name, not a path: it neither fails nor leaves the folder
+        uris = [s.store_artifact_file(tc, src, n) for n in ("a/confusion.csv", "../../x.csv")]
+        assert len({uri, *uris}) == 3
+        local = Path(uri.removeprefix("file://"))
+        for other in uris:
+            if local.is_absolute():  # a local artifact area (not S3)
+                path = Path(other.removeprefix("file://"))
+                assert path.parent == local.parent and path.read_text() == "a,b\n1,2\n"
 
     def test_components_with_artifact(self, store_case: StoreCase) -> None:
         s, a, b = store_case.store, _uid("tc"), _uid("tc")

@@ -44,6 +44,13 @@ _CHUNK_BYTES = 4 << 20
 _monotonic = time.monotonic
 
 
+def artifact_file_name(name: str) -> str:
+    """The file name an artifact named ``name`` is stored under: one path component (an
+    artifact name may hold ``/`` or ``..``; as a path it failed, or escaped the folder)."""
+    safe = name.replace("/", "_").replace("\\", "_")
+    return f"_{safe}" if safe in ("", ".", "..") else safe
+
+
 class JobFileWriter:
     """Buffers records in memory and appends them to this process's JSON-lines file.
 
@@ -95,7 +102,7 @@ class JobFileWriter:
         """Copy a file next to the records now (the job may delete it) and record it."""
         target_dir = self.directory / "artifacts"
         target_dir.mkdir(exist_ok=True)
-        target = target_dir / f"{secrets.token_hex(4)}-{name}"
+        target = target_dir / f"{secrets.token_hex(4)}-{artifact_file_name(name)}"
         shutil.copyfile(source, target)
         self.record("f", name, path=str(target.relative_to(self.directory)), d=direction)
 

@@ -31,6 +31,7 @@ from typing import Any
 
 from sagescale._imports import optional_import
 from sagescale.errors import NotFoundError, SpecError, TrackingError
+from sagescale.tracking._jobfiles import artifact_file_name
 from sagescale.tracking._model import (
     Artifact,
     ExperimentRecord,
@@ -441,11 +442,12 @@ class MLflowStore(ExperimentStore):
     # artifacts ----------------------------------------------------------------------------
     def store_artifact_file(self, trial_component_name: str, path: Path, name: str) -> str:
         run = self._run("component", trial_component_name)
+        file_name = artifact_file_name(name)
         with tempfile.TemporaryDirectory() as tmp:
-            staged = Path(tmp) / name
+            staged = Path(tmp) / file_name
             shutil.copyfile(path, staged)
             self.client.log_artifact(run.info.run_id, str(staged))
-        return f"{run.info.artifact_uri.rstrip('/')}/{name}"
+        return f"{run.info.artifact_uri.rstrip('/')}/{file_name}"
 
 
 def _from_mlflow(value: float) -> float:

@@ -16,6 +16,7 @@ from typing import Any
 
 from sagescale._workspace import Workspace, register_migrations
 from sagescale.errors import NotFoundError, TrackingError
+from sagescale.tracking._jobfiles import artifact_file_name
 from sagescale.tracking._model import (
     Artifact,
     ExperimentRecord,
@@ -528,7 +529,7 @@ class SQLiteStore(ExperimentStore):
         self.describe_trial_component(trial_component_name)
         target_dir = self.workspace.artifacts_dir / trial_component_name
         target_dir.mkdir(parents=True, exist_ok=True)
-        target = target_dir / name
+        target = target_dir / artifact_file_name(name)
         try:
             shutil.copyfile(path, target)
         except OSError as exc:
