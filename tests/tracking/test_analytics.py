@@ -243,3 +243,22 @@ def test_sort_by_a_parameter_of_numbers_and_strings(store: SQLiteStore) -> None:
         "mixed", sort_by="Parameters.lr", sort_order="Descending", store=store
     ).dataframe()
     assert list(down["TrialComponentName"]) == ["b", "d", "a", "c", "e"]
+
+
+def test_an_input_and_an_output_of_one_name_both_have_columns(store: SQLiteStore) -> None:
+    """A base model in and the tuned model out, both named "model": the table had the
+    column "model - Value" twice, both holding the output (the input was lost)."""
+    store.create_experiment("ft")
+    store.create_trial("ft-t", experiment_name="ft")
+    store.create_trial_component("ft-1", trial_name="ft-t")
+    store.update_trial_component(
+        "ft-1",
+        input_artifacts={"model": Artifact("s3://b/base.tar.gz", "application/x-tar")},
+        output_artifacts={"model": Artifact("s3://b/tuned.tar.gz", None)},
+    )
+    df = ExperimentAnalytics("ft", store=store).dataframe()
+    assert df.columns.is_unique
+    row = df.iloc[0]
+    assert row["model (input) - Value"] == "s3://b/base.tar.gz"
+    assert row["model (input) - MediaType"] == "application/x-tar"
+    assert row["model - Value"] == "s3://b/tuned.tar.gz"

@@ -194,8 +194,16 @@ class ExperimentAnalytics:
         cols = ["TrialComponentName", "DisplayName", "SourceArn", *names["parameters"]]
         cols += [f"{m} - {s}" for m in names["metrics"] for s in METRIC_STATS]
         for side in ("input_artifacts", "output_artifacts"):
-            cols += [f"{a} - {k}" for a in names[side] for k in ("MediaType", "Value")]
+            cols += [
+                f"{self._label(a, side)} - {k}" for a in names[side] for k in ("MediaType", "Value")
+            ]
         return [*cols, "Trials", "Experiments"]
+
+    def _label(self, artifact: str, side: str) -> str:
+        """An input artifact named like an output one (a base model in, the tuned model out)
+        gets ``(input)`` in its columns; the plain columns are the output's, as SageMaker's."""
+        both = side == "input_artifacts" and artifact in self._chosen["output_artifacts"]
+        return f"{artifact} (input)" if both else artifact
 
     def _row(self, r: TrialComponentRecord) -> dict[str, Any]:
         names = self._chosen
@@ -218,6 +226,7 @@ class ExperimentAnalytics:
             artifacts = getattr(r, side)
             for a in names[side]:
                 if a in artifacts:
-                    row[f"{a} - MediaType"] = artifacts[a].media_type
-                    row[f"{a} - Value"] = artifacts[a].value
+                    label = self._label(a, side)
+                    row[f"{label} - MediaType"] = artifacts[a].media_type
+                    row[f"{label} - Value"] = artifacts[a].value
         return row
