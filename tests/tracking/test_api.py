@@ -398,3 +398,28 @@ def test_runs_started_at_once_by_two_processes(tmp_path: Path) -> None:
         run.log_metric("loss", 0.5, step=1)
     tc = TrialComponent.load("race-r1", store=first)
     assert tc.metrics["loss"].count == 2 and tc.trial_names == ("Default-Run-Group-race",)
+
+
+def test_a_job_in_a_trial_of_another_experiment_is_refused(workspace: Path) -> None:
+    """experiment_config {"ExperimentName": "A", "TrialName": T} with T a trial of B: the job
+    was recorded in B while the names said A (and an empty A was created)."""
+    from sagescale.tracking import autotrack
+
+    Experiment.create("exp-b").create_trial("shared-trial")
+    store = get_store()
+    with pytest.raises(SpecError, match="is a trial of experiment 'exp-b'") as info:
+        autotrack.record_training_job_start(
+            store,
+            job_name="job-a",
+            experiment_config={"ExperimentName": "exp-a", "TrialName": "shared-trial"},
+            base_job_name="job",
+            hyperparameters={},
+            instance_type="local",
+            instance_count=1,
+            distribution=None,
+            input_channels={},
+            environment_names=[],
+        )
+    assert info.value.field == "experiment_config.TrialName"
+    assert [e.name for e in Experiment.list()] == ["exp-b"]
+    assert store.list_trial_components() == []

@@ -88,15 +88,28 @@ def _ensure_experiment(store: ExperimentStore, name: str, **tags: str) -> None:
 
 
 def _ensure_trial(
-    store: ExperimentStore, name: str, experiment: str, tags: Mapping[str, str] | None = None
+    store: ExperimentStore,
+    name: str,
+    experiment: str,
+    tags: Mapping[str, str] | None = None,
+    *,
+    field: str = "experiment_config.TrialName",
 ) -> None:
     try:
-        store.describe_trial(name)
+        trial = store.describe_trial(name)
     except NotFoundError:
+        _ensure_experiment(store, experiment)
         try:
-            store.create_trial(name, experiment_name=experiment, tags=tags)
+            trial = store.create_trial(name, experiment_name=experiment, tags=tags)
         except TrackingError:
-            store.describe_trial(name)
+            trial = store.describe_trial(name)
+    if trial.experiment_name != experiment:
+        raise SpecError(
+            f"{field}={name!r} is a trial of experiment {trial.experiment_name!r}, not of "
+            f"{experiment!r}: a trial belongs to exactly one experiment",
+            field=field,
+            value=name,
+        )
 
 
 def _names_for(
@@ -148,8 +161,7 @@ def record_training_job_start(
     """
     check_name(job_name, field="job_name")
     names, display = _names_for(job_name, experiment_config, base_job_name)
-    _ensure_experiment(store, names.experiment_name)
-    _ensure_trial(store, names.trial_name, names.experiment_name)
+    _ensure_trial(store, names.trial_name, names.experiment_name)  # and its experiment
     arn = source_arn or f"local:training-job/{job_name}"
     try:
         store.create_trial_component(
@@ -285,8 +297,13 @@ def record_tuning_job(
     check_name(tuning_job_name, field="tuning_job_name")
     experiment = experiment_name or sanitize_name(tuning_job_name)
     check_name(experiment, field="experiment_name")
-    _ensure_experiment(store, experiment)
-    _ensure_trial(store, tuning_job_name, experiment, {TUNING_JOB_TAG: tuning_job_name})
+    _ensure_trial(
+        store,
+        tuning_job_name,
+        experiment,
+        {TUNING_JOB_TAG: tuning_job_name},
+        field="tuning_job_name",
+    )
     done = []
     for job in training_job_names:
         component = component_name_for_job(job)
