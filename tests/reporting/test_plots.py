@@ -211,3 +211,14 @@ def test_experiment_summary_bars(experiment_df: pd.DataFrame) -> None:
         plot_experiment_summary(experiment_df, stat="Median")
     with pytest.raises(SpecError, match="accuracy - Last"):
         plot_experiment_summary(experiment_df, metrics=["accuracy"])
+
+
+def test_experiment_summary_of_a_diverged_component(experiment_df: pd.DataFrame) -> None:
+    """A Last of inf (a diverged loss) drew an infinite bar: matplotlib's RuntimeWarning
+    (an error under this suite's filterwarnings) and a broken axis. It is labelled instead."""
+    experiment_df.loc[1, "validation:rmse - Last"] = float("inf")
+    fig = plot_experiment_summary(experiment_df, metrics=["validation:rmse"])
+    ax = fig.axes[0]
+    widths = [p.get_width() for p in ax.patches]  # type: ignore[attr-defined]
+    assert widths[0] == pytest.approx(3.1) and widths[2] == pytest.approx(2.8)
+    assert [t.get_text() for t in ax.texts] == ["+inf"]

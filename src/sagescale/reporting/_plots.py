@@ -418,7 +418,11 @@ def plot_experiment_summary(
     grid = fig.subplots(nrows, ncols, squeeze=False)
     for ax, metric in zip(grid.flat, names, strict=False):
         values = [float(v) for v in df[f"{metric} - {stat}"].astype(float)]
-        ax.barh(range(len(labels)), values, color=[f"C{k % 10}" for k in range(len(labels))])
+        drawn = [v if math.isfinite(v) else math.nan for v in values]  # inf: no bar, a label
+        ax.barh(range(len(labels)), drawn, color=[f"C{k % 10}" for k in range(len(labels))])
+        for k, v in enumerate(values):
+            if math.isinf(v):
+                ax.annotate(f"{v:+}", (0, k), va="center", fontsize=8)
         ax.set_yticks(range(len(labels)), labels, fontsize=8)
         ax.invert_yaxis()
         ax.set_title(f"{metric} - {stat}", fontsize=10)
