@@ -136,3 +136,25 @@ def test_bad_input_exits_2_and_a_missing_experiment_1(
     assert result.exit_code == code, result.output
     assert message in result.output
     assert not (Path.cwd() / "nope.csv").exists()
+
+
+def test_parquet_export_of_a_parameter_that_is_a_number_here_and_text_there(
+    tmp_path: Path,
+) -> None:
+    """A tracker's lr=0.1 and a job's lr="auto" in one experiment: the Parquet export died
+    with pyarrow's ArrowInvalid traceback (CSV worked)."""
+    uri = f"sqlite:///{tmp_path / 'ws' / 'sagescale.db'}"
+    store = get_store(uri)
+    store.create_experiment("mix")
+    store.create_trial("mix-t", experiment_name="mix")
+    for name, lr in (("a", 0.1), ("b", "auto"), ("c", None)):
+        store.create_trial_component(name, trial_name="mix-t")
+        if lr is not None:
+            store.update_trial_component(name, parameters={"lr": lr})
+    target = tmp_path / "mix.parquet"
+    result = runner.invoke(
+        experiments_app, ["export", "mix", "-f", "parquet", "-o", str(target), "--store", uri]
+    )
+    assert result.exit_code == 0, result.output
+    lr = pd.read_parquet(target)["lr"].tolist()
+    assert lr[:2] == ["0.1", "auto"] and pd.isna(lr[2])

@@ -215,10 +215,25 @@ def export(
         df.to_csv(target, index=False)
     else:
         try:
-            df.to_parquet(target, index=False)
+            _as_one_type(df).to_parquet(target, index=False)
         except ImportError as exc:
             raise _fail(ImportError("parquet export needs pyarrow: pip install pyarrow")) from exc
     typer.echo(f"wrote {len(df)} rows to {target}")
+
+
+def _as_one_type(df: pd.DataFrame) -> pd.DataFrame:
+    """Parquet needs one type per column: a parameter that is a number in one component and
+    text in another (a tracker's 3.0, a job's "auto") becomes text; missing stays missing."""
+
+    def missing(value: object) -> bool:
+        return value is None or (isinstance(value, float) and math.isnan(value))
+
+    out: pd.DataFrame = df.copy()
+    for col in out.columns:
+        kinds = {isinstance(v, str) for v in out[col] if not missing(v)}
+        if kinds == {True, False}:
+            out[col] = [None if missing(v) else str(v) for v in out[col]]
+    return out
 
 
 @experiments_app.command("lineage")
