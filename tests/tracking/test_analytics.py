@@ -262,3 +262,19 @@ def test_an_input_and_an_output_of_one_name_both_have_columns(store: SQLiteStore
     assert row["model (input) - Value"] == "s3://b/base.tar.gz"
     assert row["model (input) - MediaType"] == "application/x-tar"
     assert row["model - Value"] == "s3://b/tuned.tar.gz"
+
+
+def test_sort_by_a_parameter_or_metric_that_is_not_a_column(store: SQLiteStore) -> None:
+    """SageMaker sorts on the service whatever columns are asked for: sort_by a parameter or
+    metric left out by parameter_names/metric_names was a SpecError 'names no column'."""
+    by_lr = ExperimentAnalytics(
+        "exp", sort_by="Parameters.lr", parameter_names=["optimizer"], store=store
+    ).dataframe()
+    assert list(by_lr["TrialComponentName"]) == ["tc-2", "tc-1", "tc-0"]
+    assert "lr" not in by_lr.columns and "_sort" not in by_lr.columns
+    by_loss = ExperimentAnalytics(
+        "exp", sort_by="Metrics.loss.Min", sort_order="Descending", metric_names=[], store=store
+    ).dataframe()
+    assert list(by_loss["TrialComponentName"]) == ["tc-0", "tc-1", "tc-2"]
+    with pytest.raises(SpecError, match="names no column"):
+        ExperimentAnalytics("exp", sort_by="Parameters.nope", store=store).dataframe()

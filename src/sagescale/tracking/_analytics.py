@@ -144,12 +144,18 @@ class ExperimentAnalytics:
         columns = self._columns(records)
         rows = [self._row(r) for r in records]
         df = pd.DataFrame.from_records(rows, columns=[*columns, "_created"])
+        hidden = ["_created"]
         if self.sort_by:
             key = self._sort_column(self.sort_by)
-            if key not in df.columns:
-                raise SpecError(
-                    f"sort_by={self.sort_by!r} names no column of the table", field="sort_by"
-                )
+            if key not in df.columns:  # a parameter or metric left out of the columns
+                values = [self._sort_value(r) for r in records]
+                if all(v is None for v in values):
+                    raise SpecError(
+                        f"sort_by={self.sort_by!r} names no column of the table",
+                        field="sort_by",
+                    )
+                df["_sort"], key = pd.Series(values, index=df.index, dtype=object), "_sort"
+                hidden.append(key)
             df = df.sort_values(
                 key,
                 ascending=self.sort_order == "Ascending",
@@ -157,8 +163,22 @@ class ExperimentAnalytics:
                 na_position="last",
                 key=_sortable if df[key].dtype == object else None,
             )
-        result: pd.DataFrame = df.drop(columns="_created").reset_index(drop=True)
+        result: pd.DataFrame = df.drop(columns=hidden).reset_index(drop=True)
         return result
+
+    def _sort_value(self, r: TrialComponentRecord) -> object:
+        """The value ``sort_by`` names for one component (``None`` when it has none)."""
+        head, _, rest = str(self.sort_by).partition(".")
+        if head == "Parameters":
+            return r.parameters.get(rest)
+        if head == "Metrics" and "." in rest:
+            metric, _, stat = rest.rpartition(".")
+            summary = r.metrics.get(metric)
+            if summary is not None and stat in METRIC_STATS:
+                s = summary
+                values = (s.min, s.max, s.avg, s.std_dev, s.last, float(s.count))
+                return dict(zip(METRIC_STATS, values, strict=True))[stat]
+        return None
 
     @staticmethod
     def _sort_column(sort_by: str) -> str:
