@@ -18,9 +18,11 @@ from sagescale.specs import (
     CompletionCriteria,
     ContinuousParameter,
     DataParallel,
+    ExperimentConfig,
     IntegerParameter,
     ModelParallel,
     Security,
+    SpecWarning,
     TrainingJob,
     TuningJob,
     WarmStartConfig,
@@ -169,3 +171,53 @@ def test_multi_algorithm_tuner(job: TrainingJob) -> None:
     tuner = to_hyperparameter_tuner(spec, bucket="hand-off")
     assert set(tuner.model_trainer_dict) == {"a", "b"}
     assert tuner.objective_metric_name_dict == {"a": "loss", "b": "loss"}
+
+
+def test_experiment_config_left_out_of_the_trainer_is_said(job: TrainingJob) -> None:
+    job = job.model_copy(
+        update={
+            "role": ROLE,
+            "inputs": {"train": "s3://data/train"},
+            "experiment_config": ExperimentConfig(experiment_name="mnist", trial_name="t1"),
+        }
+    )
+    with pytest.warns(SpecWarning, match=r"experiment_config \(experiment 'mnist'\)") as seen:
+        trainer = to_model_trainer(job, bucket="hand-off")
+    assert len(seen) == 1 and "ModelTrainer has no experiment_config" in str(seen[0].message)
+    assert isinstance(trainer, ModelTrainer)
+    # the reason: the SDK's own CreateTrainingJob request has no place for it
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        request = trainer._create_training_job_args(boto3=True)
+    assert "TrainingJobName" in request and "ExperimentConfig" not in request
+
+
+def test_trainer_without_experiment_config_warns_nothing(job: TrainingJob) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SpecWarning)
+        to_model_trainer(job.model_copy(update={"role": ROLE}), bucket="hand-off")
+
+
+def test_experiment_config_left_out_of_the_tuner_is_said_once(job: TrainingJob) -> None:
+    with_config = job.model_copy(
+        update={"role": ROLE, "experiment_config": ExperimentConfig(experiment_name="mnist")}
+    )
+    spec = TuningJob(
+        training_jobs={
+            "a": AlgorithmDefinition(training_job=with_config, hyperparameter_ranges=_ranges()),
+            "b": AlgorithmDefinition(
+                training_job=job.model_copy(update={"role": ROLE}),
+                hyperparameter_ranges=_ranges(),
+            ),
+        },
+        objective_metric_name="loss",
+        strategy="Random",
+        max_jobs=4,
+    )
+    with pytest.warns(SpecWarning) as seen:
+        tuner = to_hyperparameter_tuner(spec, bucket="hand-off")
+    messages = [str(w.message) for w in seen if issubclass(w.category, SpecWarning)]
+    assert len(messages) == 1
+    assert "experiment_config of training job definition(s) 'a' " in messages[0]
+    assert "CreateHyperParameterTuningJob has no ExperimentConfig" in messages[0]
+    assert set(tuner.model_trainer_dict) == {"a", "b"}

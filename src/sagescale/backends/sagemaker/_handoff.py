@@ -7,6 +7,12 @@ hyperparameters sagescale's runtime reads (``mp_parameters``,
 ``sagemaker_distributed_dataparallel_enabled`` ...), next to the SDK's own ``distributed``
 runner, and a script that imports ``sagescale.runtime`` is handed over as a packed
 ``sourcedir.tar.gz`` that carries the runtime.
+
+One setting cannot travel: SDK v3's ``ModelTrainer`` has no ``experiment_config`` (its
+``CreateTrainingJob`` request never carries ``ExperimentConfig``; ``TrainingJob.create`` of
+sagemaker-core takes one, but ``ModelTrainer.train`` never passes it), and
+``CreateHyperParameterTuningJob`` has no such field at all. A spec with an
+``experiment_config`` is still handed over, with a :class:`SpecWarning` naming it.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from sagescale.specs import (
     DataParallel,
     IntegerParameter,
     ModelParallel,
+    SpecWarning,
     TrainingJob,
     TuningJob,
     distribution_hyperparameters,
@@ -190,7 +197,33 @@ def to_model_trainer(
     ``role`` (else the spec's) is the execution role; ``sagemaker_session`` a
     ``sagemaker.core.helper.session_helper.Session`` (default: a new one for ``region`` and
     ``bucket`` from boto3's configuration). Needs ``pip install 'sagescale[sagemaker]'``.
+    The SDK's ``ModelTrainer`` cannot carry the job's ``experiment_config``: a job with one
+    gets a :class:`SpecWarning` saying it is left out.
     """
+    if job.experiment_config is not None:
+        warnings.warn(
+            "to_model_trainer: the job's experiment_config (experiment "
+            f"{job.experiment_config.experiment_name!r}) is not handed over: the SageMaker "
+            "SDK v3 ModelTrainer has no experiment_config, so its CreateTrainingJob request "
+            "carries no ExperimentConfig. Submit with backend='sagemaker' to keep it, or "
+            "associate the trial component '<training-job-name>-aws-training-job' with the "
+            "trial after train()",
+            SpecWarning,
+            stacklevel=2,
+        )
+    return _model_trainer(
+        job, role=role, region=region, bucket=bucket, sagemaker_session=sagemaker_session
+    )
+
+
+def _model_trainer(
+    job: TrainingJob,
+    *,
+    role: str | None,
+    region: str | None,
+    bucket: str | None,
+    sagemaker_session: Any,
+) -> Any:
     trainer_module = _sdk("sagemaker.train.model_trainer")
     configs = _sdk("sagemaker.core.training.configs")
     distributed = _sdk("sagemaker.train.distributed")
@@ -291,7 +324,25 @@ def to_hyperparameter_tuner(
 ) -> Any:
     """A ``sagemaker.train.tuner.HyperparameterTuner`` configured like ``spec`` (several
     training job definitions become ``HyperparameterTuner.create(model_trainer_dict=...)``).
-    Needs ``pip install 'sagescale[sagemaker]'``."""
+    Needs ``pip install 'sagescale[sagemaker]'``. Neither the SDK's tuner nor
+    ``CreateHyperParameterTuningJob`` can carry an ``experiment_config``: a training job
+    definition with one gets a :class:`SpecWarning` saying it is left out."""
+    with_experiment = [
+        key or "default"
+        for key, definition in spec.definitions().items()
+        if definition.training_job.experiment_config is not None
+    ]
+    if with_experiment:
+        warnings.warn(
+            "to_hyperparameter_tuner: the experiment_config of training job definition(s) "
+            f"{', '.join(map(repr, with_experiment))} is not handed over: the SageMaker SDK v3 "
+            "HyperparameterTuner has no experiment_config and CreateHyperParameterTuningJob "
+            "has no ExperimentConfig field. Create the tuning job with backend='sagemaker' "
+            "(create_tuning_job(..., experiment_config=...)) to have its training jobs join "
+            "the experiment",
+            SpecWarning,
+            stacklevel=2,
+        )
     tuner_module = _sdk("sagemaker.train.tuner")
     parameter = _sdk("sagemaker.core.parameter")
     shapes = _sdk("sagemaker.core.shapes")
@@ -302,7 +353,7 @@ def to_hyperparameter_tuner(
     metrics: dict[str, list[dict[str, str]]] = {}
     for key, definition in spec.definitions().items():
         name = key or "default"
-        trainers[name] = to_model_trainer(
+        trainers[name] = _model_trainer(
             definition.training_job,
             role=role,
             region=region,
