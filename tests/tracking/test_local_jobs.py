@@ -3,9 +3,16 @@ orchestrator ingests, autotrack records the job, lineage and analytics read it b
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
+from sagescale._workspace import Workspace
+from sagescale.backends import JobStatus
 from sagescale.backends.local import LocalBackend
 from sagescale.specs import TrainingJob
 from sagescale.tracking import ExperimentAnalytics, model_lineage
@@ -124,3 +131,100 @@ def test_a_session_tuning_job_is_a_trial_group_in_the_session_store(
     components = sorted(c.name for c in trial.list_trial_components())
     jobs = sorted(f"{j}-aws-training-job" for j in tuner.analytics().dataframe()["TrainingJobName"])
     assert components == jobs and len(jobs) == 2
+
+
+# The orchestrator of a job, killed (SIGKILL) while it records the job's end: the store it
+# records in kills its own process at the first metric points ("metrics") or at the final
+# status update, after the points ("status").
+KILLED_ORCHESTRATOR = textwrap.dedent(
+    """
+    import os, signal, sys
+    from sagescale._workspace import Workspace
+    from sagescale.backends.local import LocalBackend
+    from sagescale.specs import TrainingJob
+    from sagescale.tracking._sqlite import SQLiteStore
+
+    WHEN = sys.argv[3]
+
+    class KilledRecordingTheEnd(SQLiteStore):
+        def log_metrics(self, name, points):
+            if WHEN == "metrics":
+                os.kill(os.getpid(), signal.SIGKILL)
+            super().log_metrics(name, points)
+
+        def update_trial_component(self, name, **changes):
+            if WHEN == "status" and changes.get("end_time") is not None:
+                os.kill(os.getpid(), signal.SIGKILL)
+            super().update_trial_component(name, **changes)
+
+    workspace = Workspace.open(sys.argv[1])
+    backend = LocalBackend(workspace, tracking_store=KilledRecordingTheEnd(workspace))
+    job = TrainingJob(
+        entry_point="train.py",
+        source_dir=sys.argv[2],
+        base_job_name="orphaned",
+        metric_definitions=[{"name": "loss", "regex": r"loss=([0-9.]+)"}],
+    )
+    backend.wait(backend.submit(job, job_name="orphaned-end"), timeout=120)
+    print("survived", flush=True)
+    """
+)
+DESCRIBE = (
+    "import sys\nfrom sagescale.backends.local import LocalBackend\n"
+    "LocalBackend(sys.argv[1]).list_jobs()\n"
+)
+
+
+@pytest.mark.parametrize("killed_at", ["metrics", "status"])
+def test_the_end_of_a_job_whose_orchestrator_died_is_recorded_exactly_once(
+    workspace: Path, tmp_path: Path, killed_at: str
+) -> None:
+    """The supervisor finalised the job, its orchestrator died before (or while) recording the
+    end in tracking: the component stayed InProgress and its regex metrics were never
+    recorded. The next describe/list/wait from any process records them, once."""
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "train.py").write_text(
+        "import sys\n"
+        "for epoch in range(5):\n"
+        "    print(f'loss={1.0 / (epoch + 1)}', flush=True)\n"
+        "sys.exit('diverged')\n"
+    )
+    script = tmp_path / "orchestrator.py"
+    script.write_text(KILLED_ORCHESTRATOR)
+    orchestrator = subprocess.run(
+        [sys.executable, str(script), str(workspace), str(src), killed_at],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert orchestrator.returncode == -signal.SIGKILL, orchestrator.stderr
+    store = SQLiteStore(Workspace.open(workspace))
+    component = "orphaned-end-aws-training-job"
+    assert store.describe_trial_component(component).status == "InProgress"
+    # two processes describe it at once (either may record it), then this one
+    racers = [
+        subprocess.Popen([sys.executable, "-c", DESCRIBE, str(workspace)]) for _ in range(2)
+    ]
+    assert [r.wait(timeout=120) for r in racers] == [0, 0]
+    backend = LocalBackend(workspace)
+    desc = backend.describe("orphaned-end")
+    backend.wait("orphaned-end", timeout=10)
+    backend.attach("orphaned-end")
+    assert desc.status is JobStatus.FAILED and desc.failure_reason
+    tc = store.describe_trial_component(component)
+    assert tc.status == "Failed"
+    assert tc.status_message == desc.failure_reason
+    assert tc.end_time is not None
+    assert tc.metrics["loss"].count == 5 and tc.metrics["loss"].last == 0.2
+    assert [p.value for p in store.metric_series(component, "loss")] == [
+        1.0,
+        0.5,
+        1.0 / 3,
+        0.25,
+        0.2,
+    ]
+    assert backend.workspace.query(
+        "SELECT tracking_pending, tracking_owner FROM jobs_training WHERE name = ?",
+        ("orphaned-end",),
+    )[0][:] == (0, None)

@@ -241,12 +241,15 @@ def record_training_job_end(
     final_metrics: Mapping[str, float] | None = None,
     metric_series: MetricSeries | None = None,
     end_time: datetime | None = None,
+    skip_logged: bool = False,
 ) -> None:
     """Record how a training job ended. Call it once per job.
 
     ``metric_series`` maps metric name → ``(step, value)`` or ``(step, value, timestamp)``
     (e.g. per-epoch values matched by ``metric_definitions``). ``final_metrics`` are logged
-    as one last point only for metrics that have no point yet.
+    as one last point only for metrics that have no point yet. With ``skip_logged`` (a
+    retry after an interrupted call), points the component already holds (same metric,
+    step, value and timestamp) are not logged again.
     """
     if status not in STATUSES:
         raise SpecError(f"status={status!r} must be one of {STATUSES}", field="status")
@@ -257,6 +260,13 @@ def record_training_job_end(
         for metric, series in (metric_series or {}).items()
         for p in series
     ]
+    if skip_logged and points:
+        logged = {
+            _point_key(p)
+            for metric in {p.name for p in points}
+            for p in store.metric_series(name, metric)
+        }
+        points = [p for p in points if _point_key(p) not in logged]
     if points:
         store.log_metrics(name, points)
     known = store.describe_trial_component(name).metrics
@@ -278,6 +288,10 @@ def record_training_job_end(
             else None
         ),
     )
+
+
+def _point_key(point: MetricPoint) -> tuple[str, int | None, str, float]:
+    return point.name, point.step, repr(float(point.value)), float(point.timestamp)
 
 
 def record_tuning_job(

@@ -66,6 +66,9 @@ SUPERVISOR_BOOT = (
 )
 #: A job whose supervisor never got a pid this long after submit is failed.
 UNSTARTED_GRACE_SECONDS = 120.0
+#: A live process's claim to record a job's end in tracking is taken over after this long
+#: (a dead process's claim at once).
+TRACKING_CLAIM_SECONDS = 600.0
 _TERMINAL = {s.value for s in TERMINAL_STATUSES}
 
 
@@ -257,8 +260,8 @@ class LocalBackend(Backend):
             conn.execute(
                 "INSERT INTO jobs_training (name, status, secondary_status, creation_time, "
                 "start_time, output_path, tuning_job_name, experiment_config, spec, "
-                "hyperparameters, job_dir, extra, transitions) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "hyperparameters, job_dir, extra, transitions, tracking_pending) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     name,
                     JobStatus.IN_PROGRESS.value,
@@ -273,6 +276,7 @@ class LocalBackend(Backend):
                     str(job_dir),
                     json.dumps(extra),
                     json.dumps([{"status": "Starting", "start": created, "end": None}]),
+                    int(self._tracking.enabled),
                 ),
             )
 
@@ -337,6 +341,8 @@ class LocalBackend(Backend):
         """Bring the database row of ``job_name`` up to date with its job directory."""
         row = self._row(job_name)
         if row["finalized"]:
+            if row["tracking_pending"] and self._tracking.enabled:
+                self._reconcile_tracking(row)
             return row
         job_dir = Path(row["job_dir"])
         state = self._read_state(job_dir)
@@ -408,6 +414,9 @@ class LocalBackend(Backend):
         if terminal:
             values["final_metrics"] = json.dumps(_store.final_metrics(self.workspace, row["name"]))
             values["finalized"] = 1
+            if self._tracking.enabled:  # claimed with the finalisation: _on_terminal records
+                values["tracking_owner"] = os.getpid()
+                values["tracking_claimed"] = time.time()
         assignments = ", ".join(f"{key} = ?" for key in values)
         with self.workspace.transaction() as conn:
             cursor = conn.execute(
@@ -422,8 +431,48 @@ class LocalBackend(Backend):
             self._extractors.pop(job_name, None)
         if exited is not None:
             exited.wait(timeout=5)
-        desc = self._describe_row(self._row(job_name))
-        self._tracking.end(desc, _store.read_points(self.workspace, job_name), job_dir)
+        if self._tracking.enabled:
+            self._record_end(job_name, job_dir, reconcile=False)
+
+    def _record_end(self, job_name: str, job_dir: Path, *, reconcile: bool) -> None:
+        """Record the end of a job this process has claimed, then clear the claim: the job
+        is done when recorded, and left for the next describe/list/wait when not."""
+        recorded = False
+        try:
+            desc = self._describe_row(self._row(job_name))
+            points = _store.read_points(self.workspace, job_name)
+            recorded = self._tracking.end(desc, points, job_dir, reconcile=reconcile)
+        finally:
+            pending = 0 if recorded else 1
+            with self.workspace.transaction() as conn:
+                conn.execute(
+                    "UPDATE jobs_training SET tracking_pending = ?, tracking_owner = NULL, "
+                    "tracking_claimed = NULL WHERE name = ? AND tracking_owner = ?",
+                    (pending, job_name, os.getpid()),
+                )
+
+    def _reconcile_tracking(self, row: Any) -> None:
+        """Record the end of a finished job whose end is not recorded in tracking yet (the
+        process that finalised it died first, or its attempt failed). Whoever claims the
+        row records it; a claim held by a live process is left alone."""
+        owner, claimed = row["tracking_owner"], row["tracking_claimed"]
+        now = time.time()
+        if (
+            owner is not None
+            and (owner == os.getpid() or _pid_alive(int(owner)))
+            and now - float(claimed or 0.0) < TRACKING_CLAIM_SECONDS
+        ):
+            return  # being recorded
+        with self.workspace.transaction() as conn:
+            cursor = conn.execute(
+                "UPDATE jobs_training SET tracking_owner = ?, tracking_claimed = ? "
+                "WHERE name = ? AND tracking_pending = 1 AND tracking_owner IS ? "
+                "AND tracking_claimed IS ?",
+                (os.getpid(), now, row["name"], owner, claimed),
+            )
+            if cursor.rowcount == 0:
+                return  # another process claimed it first
+        self._record_end(row["name"], Path(row["job_dir"]), reconcile=True)
 
     # -- describe / list ---------------------------------------------------------------------------
     def describe(self, job_name: str) -> JobDescription:
@@ -479,7 +528,10 @@ class LocalBackend(Backend):
             created_before=created_before,
             max_results=max_results,
         )
-        for row in self.workspace.query("SELECT name FROM jobs_training WHERE finalized = 0"):
+        pending = "finalized = 0"
+        if self._tracking.enabled:
+            pending += " OR tracking_pending = 1"
+        for row in self.workspace.query(f"SELECT name FROM jobs_training WHERE {pending}"):
             with contextlib.suppress(NotFoundError):
                 self._sync(row["name"])
         sql, params = _list_query(status, name_contains, created_after, created_before, max_results)

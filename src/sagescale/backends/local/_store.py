@@ -73,7 +73,18 @@ CREATE TABLE jobs_ingest_offsets (
 );
 """
 
-register_migrations("jobs", [_MIGRATION_1])
+#: ``tracking_pending``: the job's end still has to be recorded in its experiment (set at
+#: submit when tracking is on, cleared once recorded); ``tracking_owner``: the pid of the
+#: process recording it (a dead owner's claim is taken over, so an orchestrator killed
+#: between finalising a job and recording its end loses nothing).
+_MIGRATION_2 = """
+ALTER TABLE jobs_training ADD COLUMN tracking_pending INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE jobs_training ADD COLUMN tracking_owner INTEGER;
+ALTER TABLE jobs_training ADD COLUMN tracking_claimed REAL;
+CREATE INDEX jobs_training_tracking_pending ON jobs_training (tracking_pending)
+"""
+
+register_migrations("jobs", [_MIGRATION_1, _MIGRATION_2])
 
 _METRICS_SUBDIR = Path("output") / "metrics"
 _FALLBACK_LINE = re.compile(

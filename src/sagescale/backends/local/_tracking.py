@@ -8,7 +8,9 @@ trial (the config's trial, else one per job) and the trial component
 ``SAGESCALE_TRIAL_COMPONENT_NAME``; records the job writes with ``Tracker.load()`` go to
 ``SAGESCALE_TRACKING_DIR`` and are ingested while the job runs and once at its end.
 
-A failure of tracking never fails or loses a job: it is logged as a warning.
+A failure of tracking never fails or loses a job: it is logged as a warning, and a job
+whose end could not be recorded (its orchestrator died, or the store failed) is recorded by
+the next process that describes it (``LocalBackend._reconcile_tracking``).
 """
 
 from __future__ import annotations
@@ -128,19 +130,46 @@ class JobTracking:
         except Exception as exc:
             _LOG.warning("tracking: ingesting the records of %s failed: %s", job_name, exc)
 
-    def end(self, desc: JobDescription, points: Sequence[MetricPoint], job_dir: Path) -> None:
+    def end(
+        self,
+        desc: JobDescription,
+        points: Sequence[MetricPoint],
+        job_dir: Path,
+        *,
+        reconcile: bool = False,
+    ) -> bool:
+        """Record how the job ended; True when it is recorded (or has nothing to record).
+
+        ``reconcile``: a later attempt for a job whose end may be recorded in part or in
+        full already (its orchestrator died, or a first attempt failed): a component that
+        is not ``InProgress`` any more, or that was never created, is left as it is, and
+        metric points already logged are not logged again."""
         if not self.enabled:
-            return
+            return False
         self.ingest(desc.job_name, job_dir)
         try:
-            from sagescale.tracking.autotrack import record_training_job_end
+            from sagescale.errors import NotFoundError
+            from sagescale.tracking.autotrack import (
+                component_name_for_job,
+                record_training_job_end,
+            )
 
+            store = self.store()
+            if reconcile:
+                try:
+                    component = store.describe_trial_component(
+                        component_name_for_job(desc.job_name)
+                    )
+                except NotFoundError:
+                    return True  # submitted without tracking: nothing to record
+                if component.status not in ("InProgress", "Stopping"):
+                    return True
             series: dict[str, list[tuple[int | None, float, float]]] = defaultdict(list)
             for p in points:
                 series[p.name].append((p.step, p.value, p.timestamp))
             end: datetime | None = desc.end_time
             record_training_job_end(
-                self.store(),
+                store,
                 job_name=desc.job_name,
                 status=desc.status.value,
                 failure_reason=desc.failure_reason,
@@ -148,6 +177,9 @@ class JobTracking:
                 final_metrics=desc.final_metrics,
                 metric_series=series,
                 end_time=end,
+                skip_logged=reconcile,
             )
         except Exception as exc:
             _LOG.warning("tracking: recording the end of %s failed: %s", desc.job_name, exc)
+            return False
+        return True
