@@ -195,12 +195,27 @@ def test_mp_parameters_as_a_json_string_in_the_file(tmp_path: Path) -> None:
         ({"partitions": 2, "pipeline": "zigzag"}, "mp_parameters.pipeline"),
         ({"partitions": 2, "default_partition": 2}, "mp_parameters.default_partition"),
         ({"partitions": "two"}, "mp_parameters.partitions"),
+        ({"partitions": 2, "placement_strategy": "DPX"}, "mp_parameters.placement_strategy"),
     ],
 )
 def test_bad_mp_parameters(params: dict[str, object], field: str) -> None:
     with pytest.raises(SpecError) as info:
         load_env({"SM_HPS": json.dumps({"mp_parameters": params})})
     assert info.value.field == field
+
+
+@pytest.mark.parametrize("strategy", ["DPT", "PTD", "TPD", "spread"])
+def test_placement_strategy_permutations_are_read(strategy: str) -> None:
+    got = load_env(
+        {"SM_HPS": json.dumps({"mp_parameters": {"partitions": 2, "placement_strategy": strategy}})}
+    )
+    assert got.model_parallel is not None
+    assert got.model_parallel.placement_strategy == strategy
+
+
+def test_bad_placement_strategy_names_the_rule() -> None:
+    with pytest.raises(SpecError, match=r"'DDT': must be 'cluster', 'spread' or a permutation"):
+        load_env({"SM_HPS": json.dumps({"mp_parameters": {"placement_strategy": "DDT"}})})
 
 
 def test_unknown_channel_and_bad_variables() -> None:

@@ -108,3 +108,27 @@ def test_placement_strategies_lay_out_ranks() -> None:
     spread = _layout(8, pp=2, tp=2, rdp=2, strategy="spread")
     assert spread[:, 0, 0].tolist() == [0, 1]  # replicas of a partition side by side
     assert sorted(spread.flatten().tolist()) == list(range(8))
+
+
+def _coordinates(layout: torch.Tensor) -> list[tuple[int, int, int]]:
+    """(rdp_rank, pp_rank, tp_rank) of global ranks 0, 1, ..."""
+    return [tuple((layout == r).nonzero()[0].tolist()) for r in range(layout.numel())]
+
+
+def test_letter_placement_strategies_follow_smps_tables() -> None:
+    """The tables of SMP v1's "Placement Strategy with Tensor Parallelism" (8 devices,
+    2 x 2 x 2): the right-most letter varies over neighbouring ranks."""
+    from sagescale.runtime.smp._state import _layout
+
+    dpt = _layout(8, pp=2, tp=2, rdp=2, strategy="DPT")
+    assert _coordinates(dpt) == [(d, p, t) for d in (0, 1) for p in (0, 1) for t in (0, 1)]
+    ptd = _layout(8, pp=2, tp=2, rdp=2, strategy="PTD")
+    assert _coordinates(ptd) == [
+        (0, 0, 0), (1, 0, 0), (0, 0, 1), (1, 0, 1), (0, 1, 0), (1, 1, 0), (0, 1, 1), (1, 1, 1)
+    ]  # fmt: skip
+    # the named strategies are their letter equivalents
+    assert torch.equal(_layout(8, 2, 2, 2, "cluster"), dpt)
+    assert torch.equal(_layout(8, 2, 2, 2, "spread"), _layout(8, 2, 2, 2, "TPD"))
+    tdp = _layout(12, pp=3, tp=2, rdp=2, strategy="TDP")
+    assert _coordinates(tdp)[:4] == [(0, 0, 0), (0, 1, 0), (0, 2, 0), (1, 0, 0)]
+    assert sorted(tdp.flatten().tolist()) == list(range(12))

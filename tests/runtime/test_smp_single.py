@@ -76,6 +76,16 @@ def test_layout_errors(one_process: None) -> None:
     assert info.value.field == "config"
 
 
+def test_letter_placement_strategy_runs_on_the_fallback(one_process: None) -> None:
+    with pytest.raises(SpecError, match="or a permutation of the letters D, P and T") as info:
+        smp.init({"placement_strategy": "PTX"})
+    assert info.value.field == "mp_parameters.placement_strategy"
+    smp.init({"placement_strategy": "PTD"})
+    assert _state.current is not None
+    assert _state.current.settings.placement_strategy == "PTD"
+    assert (smp.rank(), smp.rdp_rank(), smp.pp_rank(), smp.tp_rank()) == (0, 0, 0, 0)
+
+
 def test_save_and_load_partial(one_process: None, tmp_path: Any) -> None:
     smp.init()
     smp.save({"a": torch.ones(1)}, tmp_path / "model.pt")

@@ -84,7 +84,9 @@ def model_parallel(draw: st.DrawFn) -> tuple[str, int, dict[str, Any]]:
         "microbatches": draw(st.integers(1, 16)),
         "pipeline": draw(st.sampled_from(["simple", "interleaved"])),
         "optimize": draw(st.sampled_from(["memory", "speed"])),
-        "placement_strategy": draw(st.sampled_from(["cluster", "spread"])),
+        "placement_strategy": draw(
+            st.sampled_from(["cluster", "spread", "DPT", "DTP", "PDT", "PTD", "TDP", "TPD"])
+        ),
         "auto_partition": draw(st.booleans()),
         "default_partition": draw(st.integers(0, partitions - 1)),
         "ddp": tp > 1 or draw(st.booleans()),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -256,6 +257,35 @@ def test_model_parallel_defaults_are_sagemakers() -> None:
     speed = TrainingJob.model_validate(mp_job(optimize="speed")).distribution
     assert speed is not None and speed.type == "model_parallel"
     assert speed.mp_parameters()["memory_weight"] == 0.2
+
+
+@pytest.mark.parametrize(
+    "strategy", ["cluster", "spread", "DPT", "DTP", "PDT", "PTD", "TDP", "TPD"]
+)
+def test_placement_strategy_cluster_spread_or_a_permutation_of_dpt(strategy: str) -> None:
+    job = TrainingJob.model_validate(
+        mp_job(placement_strategy=strategy, tensor_parallel_degree=2, ddp=True)
+    )
+    dist = job.distribution
+    assert dist is not None and dist.type == "model_parallel"
+    assert dist.mp_parameters()["placement_strategy"] == strategy
+    # rendered unchanged into the request SageMaker's model parallel library reads
+    request = job.to_request(job_name="placement")
+    assert json.loads(request["HyperParameters"]["mp_parameters"])["placement_strategy"] == (
+        strategy
+    )
+
+
+@pytest.mark.parametrize("strategy", ["DPX", "DP", "DPTT", "DDP", "dpt", "Cluster", ""])
+def test_placement_strategy_other_strings_are_rejected(strategy: str) -> None:
+    err = rejected(
+        TrainingJob,
+        mp_job(placement_strategy=strategy),
+        "distribution.placement_strategy",
+        repr(strategy),
+        "'cluster', 'spread' or a permutation of the letters D, P and T",
+    )
+    assert err.value == strategy
 
 
 def test_processes_per_host_at_most_gpus() -> None:

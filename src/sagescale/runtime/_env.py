@@ -21,9 +21,12 @@ from typing import Any, Literal, TypeVar, cast
 from sagescale.errors import SpecError
 
 __all__ = [
+    "PLACEMENT_RULE",
+    "PLACEMENT_STRATEGIES",
     "DataParallelEngine",
     "MixedPrecisionMode",
     "ModelParallelSettings",
+    "PlacementStrategy",
     "TrainingEnv",
     "global_rank",
     "load_env",
@@ -42,6 +45,24 @@ DEFAULT_BASE_DIR = "/opt/ml"
 RESERVED_HP_PREFIXES = ("sagemaker_", "sagescale_")
 RESERVED_HPS = frozenset({"mp_parameters"})
 
+#: SageMaker model parallel v1's ``placement_strategy``: ``cluster`` (= ``DPT``), ``spread``
+#: (= ``TPD``), or an order of the letters D (reduced data parallel), P (pipeline) and T
+#: (tensor parallel), the right-most letter varying fastest over consecutive ranks.
+PlacementStrategy = Literal["cluster", "spread", "DPT", "DTP", "PDT", "PTD", "TDP", "TPD"]
+PLACEMENT_STRATEGIES: tuple[str, ...] = typing.get_args(PlacementStrategy)
+PLACEMENT_RULE = (
+    "must be 'cluster', 'spread' or a permutation of the letters D, P and T (e.g. 'DPT', "
+    "'PTD'; D = reduced data parallel, P = pipeline, T = tensor parallel, the right-most "
+    "letter on neighbouring ranks)"
+)
+
+
+def placement_order(strategy: str) -> str:
+    """The axis order, slowest to fastest over the ranks: ``cluster`` is ``DPT`` and
+    ``spread`` is ``TPD``, as in SageMaker's model parallel library."""
+    return {"cluster": "DPT", "spread": "TPD"}.get(strategy, strategy)
+
+
 _T = TypeVar("_T")
 
 
@@ -53,7 +74,7 @@ class ModelParallelSettings:
     microbatches: int = 1
     pipeline: Literal["simple", "interleaved", "_only_forward"] = "interleaved"
     optimize: Literal["memory", "speed"] = "memory"
-    placement_strategy: Literal["cluster", "spread"] = "cluster"
+    placement_strategy: PlacementStrategy = "cluster"
     auto_partition: bool = True
     default_partition: int = 0
     memory_weight: float | None = None
@@ -66,6 +87,13 @@ class ModelParallelSettings:
         """Validate ``mp_parameters``; unknown keys are kept in ``raw`` (SMP has many)."""
         known = {f.name for f in dataclasses.fields(cls)} - {"raw"}
         values = {k: v for k, v in params.items() if k in known}
+        strategy = values.get("placement_strategy", "cluster")
+        if strategy not in PLACEMENT_STRATEGIES:
+            raise SpecError(
+                f"mp_parameters.placement_strategy={strategy!r}: {PLACEMENT_RULE}",
+                field="mp_parameters.placement_strategy",
+                value=strategy,
+            )
         settings = _coerce_dataclass(cls, {**values, "raw": dict(params)}, "mp_parameters")
         settings._check()
         return settings
@@ -82,7 +110,6 @@ class ModelParallelSettings:
         choices = {
             "pipeline": ("simple", "interleaved", "_only_forward"),
             "optimize": ("memory", "speed"),
-            "placement_strategy": ("cluster", "spread"),
         }
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:

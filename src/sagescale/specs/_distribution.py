@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from sagescale.runtime._env import PLACEMENT_RULE, PLACEMENT_STRATEGIES, PlacementStrategy
 from sagescale.specs._base import SpecModel, SpecRule
 
 __all__ = [
@@ -49,7 +50,7 @@ class ModelParallel(SpecModel):
     microbatches: int = Field(default=1, ge=1, le=1024)
     pipeline: Literal["simple", "interleaved", "_only_forward"] = "interleaved"
     optimize: Literal["memory", "speed"] = "memory"
-    placement_strategy: Literal["cluster", "spread"] = "cluster"
+    placement_strategy: PlacementStrategy = "cluster"
     auto_partition: bool = True
     default_partition: int = Field(default=0, ge=0)
     memory_weight: float | None = Field(default=None, ge=0.0, le=1.0)
@@ -61,6 +62,13 @@ class ModelParallel(SpecModel):
     prescaled_batch: bool = False
     processes_per_host: int | None = Field(default=None, ge=1, le=64)
     custom_mpi_options: str = ""
+
+    @field_validator("placement_strategy", mode="before")
+    @classmethod
+    def _placement(cls, value: Any) -> Any:
+        if value not in PLACEMENT_STRATEGIES:
+            raise SpecRule(PLACEMENT_RULE)
+        return value
 
     @model_validator(mode="after")
     def _check_partitions(self) -> ModelParallel:

@@ -13,7 +13,7 @@ from torch.distributed.device_mesh import DeviceMesh
 
 from sagescale.errors import SpecError
 from sagescale.runtime import dist as _rdist
-from sagescale.runtime._env import ModelParallelSettings, load_env
+from sagescale.runtime._env import ModelParallelSettings, load_env, placement_order
 
 __all__ = ["CommGroup", "Mesh", "current", "initialize", "require"]
 
@@ -79,12 +79,14 @@ current: Mesh | None = None
 
 
 def _layout(world: int, pp: int, tp: int, rdp: int, strategy: str) -> torch.Tensor:
-    """Global ranks arranged (rdp, pp, tp). ``cluster``: one model replica on consecutive
-    ranks; ``spread``: replicas of the same partition on consecutive ranks."""
-    ranks = torch.arange(world)
-    if strategy == "cluster":
-        return ranks.reshape(rdp, pp, tp)
-    return ranks.reshape(pp, tp, rdp).permute(2, 0, 1).contiguous()
+    """Global ranks arranged (rdp, pp, tp), as SageMaker's model parallel library places
+    them: the strategy's letters (``cluster`` = ``DPT``: one model replica on consecutive
+    ranks; ``spread`` = ``TPD``: replicas of the same partition on consecutive ranks) order
+    the axes from the one over the most distant ranks to the one over neighbouring ranks."""
+    order = placement_order(strategy)
+    sizes = {"D": rdp, "P": pp, "T": tp}
+    grid = torch.arange(world).reshape([sizes[axis] for axis in order])
+    return grid.permute([order.index(axis) for axis in "DPT"]).contiguous()
 
 
 def _degrees(settings: ModelParallelSettings, world: int) -> tuple[int, int, int]:
