@@ -203,9 +203,7 @@ def test_the_end_of_a_job_whose_orchestrator_died_is_recorded_exactly_once(
     component = "orphaned-end-aws-training-job"
     assert store.describe_trial_component(component).status == "InProgress"
     # two processes describe it at once (either may record it), then this one
-    racers = [
-        subprocess.Popen([sys.executable, "-c", DESCRIBE, str(workspace)]) for _ in range(2)
-    ]
+    racers = [subprocess.Popen([sys.executable, "-c", DESCRIBE, str(workspace)]) for _ in range(2)]
     assert [r.wait(timeout=120) for r in racers] == [0, 0]
     backend = LocalBackend(workspace)
     desc = backend.describe("orphaned-end")
