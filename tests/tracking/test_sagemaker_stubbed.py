@@ -16,7 +16,7 @@ import pytest
 from botocore.stub import ANY, Stubber
 
 from sagescale.errors import NotFoundError, TrackingError
-from sagescale.tracking import Artifact, MetricPoint
+from sagescale.tracking import Artifact, MetricPoint, MetricValueWarning
 from sagescale.tracking._sagemaker import SageMakerStore
 
 ARN = "arn:aws:sagemaker:us-east-1:111122223333"
@@ -108,6 +108,35 @@ def test_metrics_go_in_batches_of_ten(stubbed: Any) -> None:
     store.log_metrics("tc", points)
     assert [len(batch) for batch in sent] == [10, 10, 5]
     assert "Step" not in sent[0][0] and sent[0][1]["Step"] == 1
+
+
+def test_non_finite_values_are_skipped_with_a_warning_before_sending(stubbed: Any) -> None:
+    """BatchPutMetrics takes JSON numbers: NaN/inf points are left out of the request (as the
+    SageMaker SDK's Run does), with a warning counting them per metric."""
+    store, _, metrics = stubbed
+    _known(store, "tc")
+    now = time.time()
+    values = [1.0, float("nan"), float("inf"), 2.0, float("-inf")]
+    points = [MetricPoint("loss", v, i, now) for i, v in enumerate(values)]
+    points.append(MetricPoint("acc", float("nan"), 0, now))
+    metrics.add_response("batch_put_metrics", {}, {"TrialComponentName": "tc", "MetricData": ANY})
+    sent: list[list[dict[str, Any]]] = []
+    store.metrics_client.meta.events.register(
+        "provide-client-params.sagemaker-metrics.BatchPutMetrics",
+        lambda params, **_: sent.append(params["MetricData"]),
+    )
+    with pytest.warns(MetricValueWarning) as caught:
+        store.log_metrics("tc", points)
+    assert [str(w.message) for w in caught] == [
+        "trial component 'tc': skipped 3 points of metric 'loss', 1 point of metric 'acc' "
+        "with a NaN or infinite value (SageMaker's BatchPutMetrics takes only finite numbers)"
+    ]
+    assert [[(d["MetricName"], d["Value"], d["Step"]) for d in b] for b in sent] == [
+        [("loss", 1.0, 0), ("loss", 2.0, 3)]
+    ]
+    with pytest.warns(MetricValueWarning, match="1 point of metric 'loss'"):
+        store.log_metrics("tc", [MetricPoint("loss", float("nan"), 9, now)])  # nothing sent
+    assert len(sent) == 1
 
 
 def test_points_outside_the_time_window_are_refused_before_sending(stubbed: Any) -> None:

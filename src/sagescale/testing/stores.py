@@ -30,7 +30,7 @@ from pathlib import Path
 import pytest
 
 from sagescale.errors import NotFoundError, TrackingError
-from sagescale.tracking import Artifact, ExperimentStore, MetricPoint
+from sagescale.tracking import Artifact, ExperimentStore, MetricPoint, MetricValueWarning
 from sagescale.tracking import autotrack as at
 from sagescale.tracking._lineage import model_lineage, models_trained_on
 
@@ -51,7 +51,10 @@ LACKS_DESCRIPTIVE = "display names and descriptions"
 LACKS_TAGS = "tags (and the source ARN kept in a tag)"
 LACKS_METRIC_SERIES = "raw metric series (BatchGetMetrics)"
 LACKS_STEPLESS = "metric points without a step (moto requires Step)"
-LACKS_NON_FINITE = "NaN or infinite metric values (BatchPutMetrics takes JSON numbers)"
+LACKS_NON_FINITE = (
+    "NaN or infinite metric values (BatchPutMetrics takes JSON numbers: they are skipped "
+    "with a MetricValueWarning)"
+)
 MOTO_LACKS = frozenset(
     {LACKS_DESCRIPTIVE, LACKS_TAGS, LACKS_METRIC_SERIES, LACKS_STEPLESS, LACKS_NON_FINITE}
 )
@@ -255,6 +258,29 @@ class StoreConformance:
         x = s.describe_trial_component(both).metrics["x"]
         assert (x.count, x.min, x.max, x.last) == (4, -math.inf, math.inf, 4.0)
         assert math.isnan(x.avg) and math.isnan(x.std_dev)
+
+    def test_non_finite_points_a_store_cannot_keep_are_skipped_with_a_warning(
+        self, store_case: StoreCase
+    ) -> None:
+        """A store that cannot keep NaN or infinite values (SageMaker) skips them with a
+        MetricValueWarning naming how many points of which metric, and keeps the others."""
+        if LACKS_NON_FINITE not in store_case.lacks:
+            pytest.skip(f"{store_case.label or store_case.store.kind} keeps non-finite values")
+        s, tc = store_case.store, _uid("tc")
+        s.create_trial_component(tc)
+        t0 = time.time() - 100
+        points = _points("loss", [1.0, math.nan, math.inf, 2.0, -math.inf], t0)
+        points += _points("acc", [math.nan, 0.5], t0)
+        with pytest.warns(MetricValueWarning) as caught:
+            s.log_metrics(tc, points)
+        assert len(caught) == 1
+        message = str(caught[0].message)
+        assert "3 points of metric 'loss'" in message and "1 point of metric 'acc'" in message
+        with pytest.warns(MetricValueWarning, match="1 point of metric 'loss'"):
+            s.log_metrics(tc, _points("loss", [math.nan], t0 + 5, first_step=5))  # none sent
+        metrics = s.describe_trial_component(tc).metrics
+        assert (metrics["loss"].count, metrics["loss"].min, metrics["loss"].max) == (2, 1.0, 2.0)
+        assert (metrics["acc"].count, metrics["acc"].last) == (1, 0.5)
 
     def test_metric_series(self, store_case: StoreCase) -> None:
         store_case.need(LACKS_METRIC_SERIES)

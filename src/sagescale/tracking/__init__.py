@@ -26,6 +26,7 @@ from sagescale.tracking._model import (
     ExperimentRecord,
     MetricPoint,
     MetricSummary,
+    MetricValueWarning,
     TrialComponentRecord,
     TrialRecord,
 )
@@ -47,6 +48,7 @@ __all__ = [
     "JobFileWriter",
     "MetricPoint",
     "MetricSummary",
+    "MetricValueWarning",
     "ModelLineage",
     "Run",
     "Tracker",

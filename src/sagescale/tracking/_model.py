@@ -15,6 +15,7 @@ __all__ = [
     "ExperimentRecord",
     "MetricPoint",
     "MetricSummary",
+    "MetricValueWarning",
     "ParameterValue",
     "Status",
     "TrialComponentRecord",
@@ -47,6 +48,10 @@ class MetricPoint(NamedTuple):
     value: float
     step: int | None
     timestamp: float
+
+
+class MetricValueWarning(UserWarning):
+    """A store skipped metric points it cannot keep (SageMaker: NaN or infinite values)."""
 
 
 @dataclass(frozen=True)

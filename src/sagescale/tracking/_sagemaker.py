@@ -2,7 +2,9 @@
 
 Every request is validated by botocore against the SageMaker service model before it is
 sent (:func:`botocore.validate.validate_parameters`); metrics go through
-``sagemaker-metrics:BatchPutMetrics`` in batches of 10 points inside its time window.
+``sagemaker-metrics:BatchPutMetrics`` in batches of 10 points inside its time window. Its
+``Value`` is a JSON number, so NaN and infinite values are skipped with a
+:class:`~sagescale.tracking.MetricValueWarning`, as the SageMaker SDK's ``Run`` skips them.
 
 The SageMaker API has no field for a component's source when the component is created
 through the API (SageMaker sets ``Source`` for its own jobs), so this store keeps
@@ -12,7 +14,10 @@ and prefers the service's ``Source`` when present.
 
 from __future__ import annotations
 
+import math
 import time
+import warnings
+from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -25,6 +30,7 @@ from sagescale.tracking._model import (
     ExperimentRecord,
     MetricPoint,
     MetricSummary,
+    MetricValueWarning,
     ParameterValue,
     TrialComponentRecord,
     TrialRecord,
@@ -414,6 +420,7 @@ class SageMakerStore(ExperimentStore):
     # metrics ------------------------------------------------------------------------------
     def log_metrics(self, trial_component_name: str, points: Sequence[MetricPoint]) -> None:
         self._require_component(trial_component_name)
+        points = _finite(trial_component_name, points)
         now = time.time()
         for p in points:
             if not now - METRIC_WINDOW[0] <= p.timestamp <= now + METRIC_WINDOW[1]:
@@ -491,6 +498,23 @@ def _translate(operation: str, exc: Any) -> Exception:
     if operation.startswith("Describe") and status == 500:  # moto's KeyError on a missing name
         return NotFoundError(f"{operation}: not found ({message})")
     return TrackingError(f"{operation} failed: {code}: {message}")
+
+
+def _finite(component: str, points: Sequence[MetricPoint]) -> Sequence[MetricPoint]:
+    """``points`` without NaN and infinite values, with a warning saying what was skipped."""
+    skipped = Counter(p.name for p in points if not math.isfinite(p.value))
+    if not skipped:
+        return points
+    counts = ", ".join(
+        f"{n} point{'s' if n > 1 else ''} of metric {name!r}" for name, n in skipped.items()
+    )
+    warnings.warn(
+        f"trial component {component!r}: skipped {counts} with a NaN or infinite value "
+        "(SageMaker's BatchPutMetrics takes only finite numbers)",
+        MetricValueWarning,
+        stacklevel=3,
+    )
+    return [p for p in points if math.isfinite(p.value)]
 
 
 def _raw(p: MetricPoint) -> dict[str, Any]:
