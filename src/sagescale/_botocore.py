@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-__all__ = ["enum_values", "validate_request"]
+__all__ = ["enum_values", "string_rule", "validate_request"]
 
 
 @cache
@@ -23,6 +23,17 @@ def validate_request(
 
     shape = _service_model(service).operation_model(operation).input_shape
     validate_parameters(request, shape)
+
+
+@cache
+def string_rule(
+    operation: str, member: str, *, service: str = "sagemaker"
+) -> tuple[int | None, int | None, str | None]:
+    """``(min, max, pattern)`` of a string member of an operation's request, from the
+    service model (botocore checks the lengths, never the pattern)."""
+    shape = _service_model(service).operation_model(operation).input_shape.members[member]
+    meta = shape.metadata
+    return meta.get("min"), meta.get("max"), meta.get("pattern")
 
 
 @cache

@@ -15,8 +15,9 @@ import boto3
 import pytest
 from botocore.stub import ANY, Stubber
 
-from sagescale.errors import NotFoundError, TrackingError
-from sagescale.tracking import Artifact, MetricPoint, MetricValueWarning
+from sagescale._botocore import string_rule
+from sagescale.errors import NotFoundError, SpecError, TrackingError
+from sagescale.tracking import NAME_PATTERN, Artifact, MetricPoint, MetricValueWarning
 from sagescale.tracking._sagemaker import SageMakerStore
 
 ARN = "arn:aws:sagemaker:us-east-1:111122223333"
@@ -287,3 +288,30 @@ def test_search_goes_to_the_search_api_page_by_page(stubbed: Any) -> None:
         {**base, "NextToken": "page-2"},
     )
     assert store.search_trial_components(expr) == []
+
+
+@pytest.mark.parametrize(
+    "create",
+    [
+        lambda s: s.create_experiment("churn", display_name="Churn model (v2)"),
+        lambda s: s.create_trial("t", experiment_name="churn", display_name="trial_1"),
+        lambda s: s.create_trial_component("tc", display_name="-leading-hyphen"),
+        lambda s: s.create_trial_component("tc", display_name="x" * 121),
+    ],
+)
+def test_a_display_name_sagemaker_refuses_is_a_spec_error_before_any_call(
+    stubbed: Any, create: Any
+) -> None:
+    """SageMaker's DisplayName follows the entity-name pattern of the service model (botocore
+    does not check patterns, so the service refused it, after the existence checks ran)."""
+    store, _, _ = stubbed  # nothing queued: any request would fail the Stubber
+    with pytest.raises(SpecError, match="display_name=") as info:
+        create(store)
+    assert info.value.field == "display_name"
+    _, _, pattern = string_rule("CreateTrialComponent", "DisplayName")
+    assert pattern is not None and pattern in str(info.value)
+
+
+def test_display_name_rule_is_botocores_entity_name_rule() -> None:
+    for operation in ("CreateExperiment", "CreateTrial", "CreateTrialComponent"):
+        assert string_rule(operation, "DisplayName") == (1, 120, NAME_PATTERN.strip("^$"))

@@ -29,17 +29,19 @@ from pathlib import Path
 
 import pytest
 
-from sagescale.errors import NotFoundError, TrackingError
+from sagescale.errors import NotFoundError, SpecError, TrackingError
 from sagescale.tracking import Artifact, ExperimentStore, MetricPoint, MetricValueWarning
 from sagescale.tracking import autotrack as at
 from sagescale.tracking._lineage import model_lineage, models_trained_on
 
 __all__ = [
     "LACKS_DESCRIPTIVE",
+    "LACKS_FREE_TEXT_DISPLAY_NAMES",
     "LACKS_METRIC_SERIES",
     "LACKS_NON_FINITE",
     "LACKS_STEPLESS",
     "LACKS_TAGS",
+    "SAGEMAKER_LACKS",
     "STORE_MODES",
     "StoreCase",
     "StoreConformance",
@@ -55,8 +57,13 @@ LACKS_NON_FINITE = (
     "NaN or infinite metric values (BatchPutMetrics takes JSON numbers: they are skipped "
     "with a MetricValueWarning)"
 )
-MOTO_LACKS = frozenset(
-    {LACKS_DESCRIPTIVE, LACKS_TAGS, LACKS_METRIC_SERIES, LACKS_STEPLESS, LACKS_NON_FINITE}
+LACKS_FREE_TEXT_DISPLAY_NAMES = (
+    "free-text display names (SageMaker's DisplayName is an entity name: a SpecError)"
+)
+#: what SageMaker itself does not keep (the moto server keeps less: MOTO_LACKS)
+SAGEMAKER_LACKS = frozenset({LACKS_NON_FINITE, LACKS_FREE_TEXT_DISPLAY_NAMES})
+MOTO_LACKS = SAGEMAKER_LACKS | frozenset(
+    {LACKS_DESCRIPTIVE, LACKS_TAGS, LACKS_METRIC_SERIES, LACKS_STEPLESS}
 )
 
 
@@ -128,9 +135,37 @@ class StoreConformance:
     def test_experiment_descriptive_fields(self, store_case: StoreCase) -> None:
         store_case.need(LACKS_DESCRIPTIVE)
         s, name = store_case.store, _uid("exp")
-        s.create_experiment(name, display_name="My experiment", description="about it")
+        s.create_experiment(name, display_name="My-experiment", description="about it")
         rec = s.describe_experiment(name)
-        assert (rec.display_name, rec.description) == ("My experiment", "about it")
+        assert (rec.display_name, rec.description) == ("My-experiment", "about it")
+
+    def test_free_text_display_names(self, store_case: StoreCase) -> None:
+        """Any text is a display name where the store keeps free text; elsewhere
+        (SageMaker) it is a SpecError naming display_name, raised before anything is made."""
+        s, exp, trial, tc = store_case.store, _uid("exp"), _uid("trial"), _uid("tc")
+        text = "Run #3: lr=0.1 (warm start)"
+        if LACKS_FREE_TEXT_DISPLAY_NAMES in store_case.lacks:
+            with pytest.raises(SpecError, match="display_name") as info:
+                s.create_experiment(exp, display_name=text)
+            assert (info.value.field, info.value.value) == ("display_name", text)
+            with pytest.raises(NotFoundError):
+                s.describe_experiment(exp)
+            s.create_experiment(exp)
+            with pytest.raises(SpecError, match="display_name"):
+                s.create_trial(trial, experiment_name=exp, display_name=text)
+            with pytest.raises(SpecError, match="display_name"):
+                s.create_trial_component(tc, display_name=text)
+            with pytest.raises(NotFoundError):
+                s.describe_trial(trial)
+            with pytest.raises(NotFoundError):
+                s.describe_trial_component(tc)
+            return
+        store_case.need(LACKS_DESCRIPTIVE)
+        assert s.create_experiment(exp, display_name=text).display_name == text
+        s.create_trial(trial, experiment_name=exp, display_name=text)
+        s.create_trial_component(tc, display_name=text)
+        assert s.describe_trial(trial).display_name == text
+        assert s.describe_trial_component(tc).display_name == text
 
     def test_tags_round_trip(self, store_case: StoreCase) -> None:
         store_case.need(LACKS_TAGS)

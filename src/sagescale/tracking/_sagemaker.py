@@ -10,11 +10,17 @@ The SageMaker API has no field for a component's source when the component is cr
 through the API (SageMaker sets ``Source`` for its own jobs), so this store keeps
 ``source_arn``/``source_type`` in the tags ``sagescale:source-arn``/``sagescale:source-type``
 and prefers the service's ``Source`` when present.
+
+A display name must be a SageMaker entity name here (the ``DisplayName`` pattern of
+``CreateExperiment``/``CreateTrial``/``CreateTrialComponent`` in the service model), where
+the SQLite and MLflow stores take any text: another one is a
+:class:`~sagescale.errors.SpecError` raised before any request.
 """
 
 from __future__ import annotations
 
 import math
+import re
 import time
 import warnings
 from collections import Counter
@@ -167,6 +173,7 @@ class SageMakerStore(ExperimentStore):
         description: str | None = None,
         tags: Mapping[str, str] | None = None,
     ) -> ExperimentRecord:
+        _check_display_name("CreateExperiment", display_name)
         if self._exists("DescribeExperiment", "ExperimentName", name):
             raise TrackingError(f"experiment {name!r} already exists")
         params: dict[str, Any] = {"ExperimentName": name, "DisplayName": display_name or name}
@@ -202,6 +209,7 @@ class SageMakerStore(ExperimentStore):
         display_name: str | None = None,
         tags: Mapping[str, str] | None = None,
     ) -> TrialRecord:
+        _check_display_name("CreateTrial", display_name)
         self._call("DescribeExperiment", ExperimentName=experiment_name)
         if self._exists("DescribeTrial", "TrialName", name):
             raise TrackingError(f"trial {name!r} already exists")
@@ -258,6 +266,7 @@ class SageMakerStore(ExperimentStore):
         source_type: str | None = None,
         tags: Mapping[str, str] | None = None,
     ) -> TrialComponentRecord:
+        _check_display_name("CreateTrialComponent", display_name)
         if trial_name is not None:
             self._call("DescribeTrial", TrialName=trial_name)
         if self._exists("DescribeTrialComponent", "TrialComponentName", name):
@@ -479,6 +488,27 @@ class SageMakerStore(ExperimentStore):
                 f"cannot upload {str(path)!r} to s3://{self.bucket}/{key}: {exc}"
             ) from exc
         return f"s3://{self.bucket}/{key}"
+
+
+def _check_display_name(operation: str, value: str | None) -> None:
+    """SpecError unless ``value`` (when given) fits the ``DisplayName`` rule of
+    ``operation`` in botocore's service model."""
+    if not value:
+        return  # the name is sent instead
+    from sagescale._botocore import string_rule
+
+    low, high, pattern = string_rule(operation, "DisplayName")
+    fits = (low is None or len(value) >= low) and (high is None or len(value) <= high)
+    if fits and (pattern is None or re.fullmatch(pattern, value)):
+        return
+    raise SpecError(
+        f"display_name={value!r} is not a valid SageMaker Experiments display name: "
+        f"{low}-{high} characters matching {pattern} (letters, digits and hyphens, starting "
+        f"and ending with a letter or digit), the rule of {operation}'s DisplayName; only "
+        "the SQLite and MLflow stores take free text",
+        field="display_name",
+        value=value,
+    )
 
 
 def _snake(operation: str) -> str:
