@@ -133,6 +133,41 @@ def test_render_without_role_names_the_field(
     assert "role" in capsys.readouterr().err
 
 
+def test_render_tuning_of_a_training_spec_is_one_clear_error(
+    training_spec: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["render", "tuning", str(training_spec)]) == 2
+    captured = capsys.readouterr()
+    err = " ".join(captured.err.split())  # the console may wrap long lines
+    assert captured.out == ""
+    assert err.count("error:") == 1 and "Extra inputs" not in err
+    assert f"{training_spec} looks like a training job spec, not a tuning job spec" in err
+    assert f"use `sagescale render training {training_spec}`" in err
+
+
+def test_render_training_of_a_tuning_spec_is_one_clear_error(
+    tuning_spec: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["render", "training", str(tuning_spec)]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert err.count("error:") == 1 and "Extra inputs" not in err
+    assert "looks like a tuning job spec, not a training job spec" in err
+    assert f"use `sagescale render tuning {tuning_spec}`" in err
+    # validate tells the kinds apart by itself
+    assert main(["validate", str(tuning_spec)]) == 0
+    assert "valid tuning job spec" in capsys.readouterr().out
+
+
+def test_train_of_a_tuning_spec_is_one_clear_error(
+    tuning_spec: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["train", str(tuning_spec), "--backend", "local"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert err.count("error:") == 1 and "Extra inputs" not in err
+    assert "looks like a tuning job spec" in err
+    assert f"`sagescale render tuning {tuning_spec}`" in err
+
+
 def test_missing_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["validate", str(tmp_path / "nope.yaml")]) == 2
     assert "cannot read" in capsys.readouterr().err

@@ -14,12 +14,14 @@ from sagescale.specs import (
     CategoricalParameter,
     ContinuousParameter,
     IntegerParameter,
+    SpecKindError,
     TrainingJob,
     TuningJob,
     dump_spec,
     load_spec,
     load_training_job,
     load_tuning_job,
+    spec_kind,
 )
 
 from .specs_data import ROLE, framework_job, tuning_job
@@ -453,6 +455,32 @@ def test_yaml_range_syntax_loads(tmp_path: Path) -> None:
     assert isinstance(ranges["momentum"], ContinuousParameter)
     assert load_spec(path) == spec
     render(spec)
+
+
+def test_a_spec_of_the_other_kind_is_one_error_saying_which_it_looks_like() -> None:
+    training, tuning = EXAMPLES / "model_parallel.yaml", EXAMPLES / "xgboost_tuning.yaml"
+    assert (spec_kind(training), spec_kind(tuning)) == ("training", "tuning")
+    with pytest.raises(SpecKindError) as info:
+        load_tuning_job(training)
+    err = info.value
+    assert isinstance(err, SpecError)
+    assert (err.found, err.expected, err.field) == ("training", "tuning", str(training))
+    assert "entry_point" in err.clues and "instance_type" in err.clues
+    assert str(err).startswith(f"{training} looks like a training job spec, not a tuning job")
+    assert str(err).endswith("load it with load_training_job() or load_spec()")
+    assert "Extra inputs" not in str(err)
+    with pytest.raises(SpecKindError, match=r"looks like a tuning job spec, not a train") as info:
+        load_training_job(tuning)
+    assert info.value.clues == ["objective_metric_name", "training_job"]
+
+
+def test_a_file_with_neither_kinds_fields_gets_the_field_errors(tmp_path: Path) -> None:
+    path = tmp_path / "odd.yaml"
+    path.write_text("colour: blue\n")
+    assert spec_kind(path) is None
+    with pytest.raises(SpecError, match="colour") as info:
+        load_tuning_job(path)
+    assert not isinstance(info.value, SpecKindError)
 
 
 def test_a_file_without_tuning_fields_is_a_training_job(tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ from sagescale.cli._common import (
     print_json,
 )
 from sagescale.errors import SpecError
-from sagescale.specs import load_training_job
+from sagescale.specs import SpecKindError, load_training_job
 
 __all__ = ["jobs_app", "train"]
 
@@ -68,7 +68,16 @@ def train(
     bucket: BucketOption = None,
 ) -> int:
     """Run a training job from a spec file."""
-    job = load_training_job(spec)
+    try:
+        job = load_training_job(spec)
+    except SpecKindError as exc:
+        raise SpecError(
+            f"{exc.reason}: `sagescale train` runs training job specs; check it with "
+            f"`sagescale validate {spec}` or print its request with "
+            f"`sagescale render tuning {spec}`",
+            field=exc.field,
+            value=exc.value,
+        ) from None
     runner = backend_from_options(backend, role=role, region=region, bucket=bucket)
     name = runner.submit(job, job_name=job_name, hyperparameters=_parse_hyperparameters(hp or []))
     console.print(f"submitted [bold]{name}[/bold] on {runner.name}", highlight=False)

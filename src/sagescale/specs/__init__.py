@@ -19,7 +19,14 @@ from sagescale.specs._distribution import (
     TorchDistributed,
 )
 from sagescale.specs._images import pytorch_image_uri, pytorch_versions
-from sagescale.specs._io import dump_spec, load_spec, load_training_job, load_tuning_job
+from sagescale.specs._io import (
+    SpecKindError,
+    dump_spec,
+    load_spec,
+    load_training_job,
+    load_tuning_job,
+    spec_kind,
+)
 from sagescale.specs._names import (
     check_experiment_name,
     check_job_name,
@@ -72,6 +79,7 @@ __all__ = [
     "ParameterRange",
     "SMPv2",
     "Security",
+    "SpecKindError",
     "SpecModel",
     "SpecWarning",
     "Spot",
@@ -91,5 +99,6 @@ __all__ = [
     "load_tuning_job",
     "pytorch_image_uri",
     "pytorch_versions",
+    "spec_kind",
     "unique_name",
 ]

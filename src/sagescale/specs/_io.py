@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import yaml
 
@@ -13,7 +13,17 @@ from sagescale.specs._base import SpecModel
 from sagescale.specs._training import TrainingJob
 from sagescale.specs._tuning import TuningJob
 
-__all__ = ["dump_spec", "load_spec", "load_training_job", "load_tuning_job"]
+__all__ = [
+    "SpecKindError",
+    "dump_spec",
+    "load_spec",
+    "load_training_job",
+    "load_tuning_job",
+    "spec_kind",
+]
+
+SpecKind = Literal["training", "tuning"]
+_TUNING_MARKERS = ("objective_metric_name", "training_job", "training_jobs")
 
 M = TypeVar("M", bound=SpecModel)
 # libyaml's safe loader and dumper when PyYAML was built with it (the same YAML, faster)
@@ -76,7 +86,47 @@ def _read(path: str | Path) -> dict[str, Any]:
 
 
 def _is_tuning(data: dict[str, Any]) -> bool:
-    return "objective_metric_name" in data or "training_jobs" in data or "training_job" in data
+    return any(key in data for key in _TUNING_MARKERS)
+
+
+def _clues(data: dict[str, Any]) -> tuple[SpecKind | None, list[str]]:
+    """The kind of spec ``data`` looks like and the fields that say so: a tuning spec has
+    one of ``_TUNING_MARKERS``; a training job spec has none of them and a field only a
+    training job has."""
+    tuning = [key for key in _TUNING_MARKERS if key in data]
+    if tuning:
+        return "tuning", tuning
+    training = [
+        key for key in data if key in TrainingJob.model_fields and key not in TuningJob.model_fields
+    ]
+    return ("training", training) if training else (None, [])
+
+
+class SpecKindError(SpecError):
+    """A training job spec file loaded as a tuning spec, or the other way round.
+
+    ``found`` is the kind the file looks like, ``expected`` the kind asked for, ``clues``
+    the fields that give it away and ``reason`` the message without the advice on what to
+    call instead.
+    """
+
+    def __init__(
+        self, file: Path, found: SpecKind, expected: SpecKind, clues: list[str], advice: str
+    ) -> None:
+        shown = ", ".join(clues[:4]) + (", ..." if len(clues) > 4 else "")
+        self.reason = (
+            f"{file} looks like a {found} job spec, not a {expected} job spec (it has {shown})"
+        )
+        super().__init__(f"{self.reason}: {advice}", field=str(file), value=found)
+        self.found = found
+        self.expected = expected
+        self.clues = clues
+
+
+def spec_kind(path: str | Path) -> SpecKind | None:
+    """``"tuning"`` or ``"training"``: the kind of spec a YAML/JSON file holds, judged by its
+    fields (``None`` when they say neither)."""
+    return _clues(_read(path))[0]
 
 
 def load_spec(path: str | Path) -> TrainingJob | TuningJob:
@@ -90,16 +140,26 @@ def load_spec(path: str | Path) -> TrainingJob | TuningJob:
     return model.model_validate(data)
 
 
-def _load_as(path: str | Path, model: type[M]) -> M:
-    return model.model_validate(_read(path))
+def _load_as(path: str | Path, model: type[M], expected: SpecKind) -> M:
+    data = _read(path)
+    found, clues = _clues(data)
+    if found is not None and found != expected:
+        raise SpecKindError(
+            Path(path), found, expected, clues, f"load it with load_{found}_job() or load_spec()"
+        )
+    return model.model_validate(data)
 
 
 def load_training_job(path: str | Path) -> TrainingJob:
-    return _load_as(path, TrainingJob)
+    """A :class:`TrainingJob` from a YAML/JSON file; a file that looks like a tuning spec is
+    a :class:`SpecKindError`."""
+    return _load_as(path, TrainingJob, "training")
 
 
 def load_tuning_job(path: str | Path) -> TuningJob:
-    return _load_as(path, TuningJob)
+    """A :class:`TuningJob` from a YAML/JSON file; a file that looks like a training job spec
+    is a :class:`SpecKindError`."""
+    return _load_as(path, TuningJob, "tuning")
 
 
 def dump_spec(spec: SpecModel, path: str | Path | None = None) -> str:
