@@ -269,6 +269,59 @@ def test_missing_names_become_not_found(stubbed: Any) -> None:
         store.describe_trial("t")
 
 
+def _server_error(stub: Stubber, operation: str, params: dict[str, Any]) -> None:
+    stub.add_client_error(
+        operation,
+        service_error_code="InternalFailure",
+        service_message="We encountered an internal error. Please try again.",
+        http_status_code=500,
+        expected_params=params,
+    )
+
+
+def _search(stub: Stubber, resource: str, key: str, name: str, results: list[Any]) -> None:
+    stub.add_response(
+        "search",
+        {"Results": results},
+        {
+            "Resource": resource,
+            "SearchExpression": {"Filters": [{"Name": key, "Operator": "Equals", "Value": name}]},
+        },
+    )
+
+
+def test_a_server_error_on_a_record_that_exists_is_not_not_found(stubbed: Any) -> None:
+    """A transient HTTP 500 from Describe* was reported as a missing record (a rule written
+    for moto's KeyError), so callers created it again or gave up on it: not found now needs
+    Search to list no such record."""
+    store, sm, _ = stubbed
+    _server_error(sm, "describe_experiment", {"ExperimentName": "churn"})
+    _search(
+        sm, "Experiment", "ExperimentName", "churn", [{"Experiment": {"ExperimentName": "churn"}}]
+    )
+    with pytest.raises(TrackingError, match="InternalFailure") as info:
+        store.describe_experiment("churn")
+    assert not isinstance(info.value, NotFoundError)
+    _server_error(sm, "describe_trial_component", {"TrialComponentName": "tc"})
+    _search(sm, "ExperimentTrialComponent", "TrialComponentName", "tc", [{"TrialComponent": {}}])
+    with pytest.raises(TrackingError, match="InternalFailure"):
+        store.describe_trial_component("tc")
+    # Search failing as well cannot rule the record out
+    _server_error(sm, "describe_trial", {"TrialName": "t"})
+    sm.add_client_error("search", service_error_code="InternalFailure", http_status_code=500)
+    with pytest.raises(TrackingError, match="DescribeTrial failed: InternalFailure") as info:
+        store.describe_trial("t")
+    assert not isinstance(info.value, NotFoundError)
+
+
+def test_a_server_error_on_a_record_search_does_not_list_is_not_found(stubbed: Any) -> None:
+    store, sm, _ = stubbed
+    _server_error(sm, "describe_experiment", {"ExperimentName": "gone"})
+    _search(sm, "Experiment", "ExperimentName", "gone", [])
+    with pytest.raises(NotFoundError, match="Search lists no such record"):
+        store.describe_experiment("gone")
+
+
 def test_artifact_files_need_a_bucket(stubbed: Any, tmp_path: Any) -> None:
     store, _, _ = stubbed
     path = tmp_path / "f.txt"

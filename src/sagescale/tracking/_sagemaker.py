@@ -51,6 +51,14 @@ METRIC_WINDOW = (14 * 24 * 3600.0, 2 * 3600.0)
 SOURCE_ARN_TAG = "sagescale:source-arn"
 SOURCE_TYPE_TAG = "sagescale:source-type"
 _NOT_FOUND_HINTS = ("not found", "does not exist", "could not find", "cannot find")
+#: Describe operation -> (Search resource, name property): how a Describe* that failed with
+#: a server error is told apart from a missing record (moto answers DescribeExperiment of a
+#: missing name with HTTP 500; SageMaker answers 500 for a transient fault)
+_SEARCHABLE = {
+    "DescribeExperiment": ("Experiment", "ExperimentName"),
+    "DescribeTrial": ("ExperimentTrial", "TrialName"),
+    "DescribeTrialComponent": ("ExperimentTrialComponent", "TrialComponentName"),
+}
 
 
 def _tags(tags: Mapping[str, str] | None) -> list[dict[str, str]]:
@@ -140,7 +148,27 @@ class SageMakerStore(ExperimentStore):
         try:
             return method(**params)
         except ClientError as exc:
+            if _server_error(exc) and self._missing(operation, params):
+                message = exc.response.get("Error", {}).get("Message", "")
+                raise NotFoundError(
+                    f"{operation}: not found (a server error, {message[:200]!r}, and Search "
+                    "lists no such record)"
+                ) from exc
             raise _translate(operation, exc) from exc
+
+    def _missing(self, operation: str, params: Mapping[str, Any]) -> bool:
+        """True only when Search confirms that the record a Describe* asked for does not
+        exist; a server error on a record that exists (or that Search cannot rule out) is a
+        TrackingError, never "not found"."""
+        if operation not in _SEARCHABLE:
+            return False
+        resource, key = _SEARCHABLE[operation]
+        expression = {"Filters": [{"Name": key, "Operator": "Equals", "Value": params[key]}]}
+        try:
+            found = self._call("Search", Resource=resource, SearchExpression=expression)
+        except (TrackingError, NotFoundError):
+            return False
+        return not found.get("Results")
 
     def _pages(self, operation: str, key: str, **params: Any) -> Iterator[Any]:
         token = None
@@ -517,6 +545,11 @@ def _snake(operation: str) -> str:
     return str(xform_name(operation))
 
 
+def _server_error(exc: Any) -> bool:
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    return isinstance(status, int) and status >= 500
+
+
 def _translate(operation: str, exc: Any) -> Exception:
     error = exc.response.get("Error", {})
     code, message = str(error.get("Code", "")), str(error.get("Message", exc))
@@ -524,9 +557,6 @@ def _translate(operation: str, exc: Any) -> Exception:
         code == "ValidationException" and any(h in message.lower() for h in _NOT_FOUND_HINTS)
     ):
         return NotFoundError(f"{operation}: {message}")
-    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-    if operation.startswith("Describe") and status == 500:  # moto's KeyError on a missing name
-        return NotFoundError(f"{operation}: not found ({message})")
     return TrackingError(f"{operation} failed: {code}: {message}")
 
 
