@@ -563,7 +563,9 @@ def test_unknown_framework_version_is_a_spec_error() -> None:
 
 
 def test_an_s3_source_dir_is_the_submit_directory() -> None:
-    job = TrainingJob.model_validate(framework_job(source_dir="s3://my-bucket/code/sourcedir.tar.gz"))
+    job = TrainingJob.model_validate(
+        framework_job(source_dir="s3://my-bucket/code/sourcedir.tar.gz")
+    )
     hps = render(job)["HyperParameters"]
     assert hps["sagemaker_submit_directory"] == '"s3://my-bucket/code/sourcedir.tar.gz"'
     given = job.to_request(job_name="a", submit_directory="s3://other/src.tar.gz")

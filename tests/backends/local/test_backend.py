@@ -382,8 +382,10 @@ for i in range(3):
     sys.stderr.write(f"\\rprogress {i} loss={1 / (i + 1):.3f}")
     sys.stderr.flush()
 sys.stderr.write("\\n")
-print("page\\x0cbreak and\\u2028separator loss=0.125", flush=True)
-print("done loss=0.0625", flush=True)
+# all on stderr, as tqdm writes: stdout and stderr are read by two threads, so the order
+# of lines across the two streams is not defined (nor is it in CloudWatch)
+print("page\\x0cbreak and\\u2028separator loss=0.125", file=sys.stderr, flush=True)
+print("done loss=0.0625", file=sys.stderr, flush=True)
 """
 
 
