@@ -207,3 +207,44 @@ def test_throttling_is_retried(backend: SageMakerBackend, job: TrainingJob, name
     finally:
         client.meta.events.unregister("before-send.sagemaker.DescribeTrainingJob", throttle)
     assert len(throttled) == 2
+
+
+def test_logs_follow_the_token_past_an_empty_page(backend: SageMakerBackend, stub: Stubber) -> None:
+    """GetLogEvents may answer an empty page while more events follow: the stream ends only
+    when nextForwardToken comes back unchanged. Streams of several hosts merge in time order."""
+    from sagescale.backends.sagemaker import LOG_GROUP
+
+    stub.add_response(
+        "describe_training_job", describe_response("job-9", "Completed", "Completed", [])
+    )
+    streams = ["job-9/algo-1-1700000000", "job-9/algo-2-1700000000"]
+    with Stubber(backend.aws.client("logs")) as logs:
+        logs.add_response(
+            "describe_log_streams",
+            {"logStreams": [{"logStreamName": s} for s in streams]},
+            {"logGroupName": LOG_GROUP, "logStreamNamePrefix": "job-9/"},
+        )
+
+        def page(stream: str, token: str | None, events: list[tuple[int, str]], nxt: str) -> None:
+            request: dict[str, Any] = {
+                "logGroupName": LOG_GROUP,
+                "logStreamName": stream,
+                "startFromHead": True,
+            }
+            if token is not None:
+                request["nextToken"] = token
+            response = {
+                "events": [{"timestamp": t, "message": m} for t, m in events],
+                "nextForwardToken": nxt,
+                "nextBackwardToken": "b/0",
+            }
+            logs.add_response("get_log_events", response, request)
+
+        page(streams[0], None, [], "f/1")  # empty, yet more follows
+        page(streams[0], "f/1", [(1000, "epoch=0"), (3000, "epoch=1")], "f/2")
+        page(streams[0], "f/2", [], "f/2")  # the same token: the end
+        page(streams[1], None, [(2000, "worker up")], "f/a")
+        page(streams[1], "f/a", [], "f/a")
+        text = backend.logs("job-9")
+        logs.assert_no_pending_responses()
+    assert text == "[algo-1] epoch=0\n[algo-2] worker up\n[algo-1] epoch=1"

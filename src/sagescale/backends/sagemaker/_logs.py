@@ -77,7 +77,9 @@ class LogCursor:
             previous = self._tokens.get(stream)
             if token:
                 self._tokens[stream] = str(token)
-            if not events or token is None or token == previous:
+            # the end of a stream is the token coming back unchanged: a page can be empty
+            # while more events follow (GetLogEvents' documented behaviour)
+            if token is None or token == previous:
                 return lines
 
     def read(self) -> list[LogLine]:
