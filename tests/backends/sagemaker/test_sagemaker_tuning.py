@@ -14,7 +14,7 @@ import pytest
 from botocore.stub import Stubber
 
 from sagescale.backends.sagemaker import SageMakerBackend, trial_component_name
-from sagescale.errors import NotFoundError, SpecError
+from sagescale.errors import BackendError, NotFoundError, SpecError
 from sagescale.specs import (
     AlgorithmDefinition,
     CategoricalParameter,
@@ -228,6 +228,35 @@ def test_stop_tuning_job(backend: SageMakerBackend, spec: TuningJob, tuning_name
             "stop_hyper_parameter_tuning_job", {}, {"HyperParameterTuningJobName": tuning_name}
         )
         backend.stop_tuning_job(tuning_name)
+        stub.assert_no_pending_responses()
+
+
+def test_stop_tuning_job_races_with_its_end(
+    backend: SageMakerBackend, spec: TuningJob, tuning_name: str
+) -> None:
+    """The job ends between the describe and the stop: SageMaker refuses the stop, which is
+    then a no-op as for a finished job; a refusal of a job still running is raised."""
+    backend.create_tuning_job(spec, tuning_name)
+    completed = backend._describe_raw(tuning_name)
+    completed.pop("ResponseMetadata")
+    completed = {k: v for k, v in completed.items() if v is not None}
+    running = {**completed, "HyperParameterTuningJobStatus": "InProgress"}
+    with Stubber(backend.aws.client("sagemaker")) as stub:
+        stub.add_response("describe_hyper_parameter_tuning_job", running)
+        stub.add_client_error(
+            "stop_hyper_parameter_tuning_job",
+            "ValidationException",
+            f"Cannot stop tuning job {tuning_name} as it has already completed",
+        )
+        stub.add_response("describe_hyper_parameter_tuning_job", completed)
+        backend.stop_tuning_job(tuning_name)
+        stub.add_response("describe_hyper_parameter_tuning_job", running)
+        stub.add_client_error(
+            "stop_hyper_parameter_tuning_job", "AccessDeniedException", "not authorized"
+        )
+        stub.add_response("describe_hyper_parameter_tuning_job", running)
+        with pytest.raises(BackendError, match=r"StopHyperParameterTuningJob \[.*AccessDenied"):
+            backend.stop_tuning_job(tuning_name)
         stub.assert_no_pending_responses()
 
 

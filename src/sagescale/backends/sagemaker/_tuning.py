@@ -295,9 +295,14 @@ class TuningMixin(TuningService):
         raw = self._describe_raw(name)
         if raw["HyperParameterTuningJobStatus"] in (*TUNING_TERMINAL_STATUSES, "Stopping"):
             return
-        self.aws.call(
-            "sagemaker", "StopHyperParameterTuningJob", name, HyperParameterTuningJobName=name
-        )
+        try:
+            self.aws.call(
+                "sagemaker", "StopHyperParameterTuningJob", name, HyperParameterTuningJobName=name
+            )
+        except BackendError:  # it may have ended (or begun stopping) in between
+            status = self._describe_raw(name)["HyperParameterTuningJobStatus"]
+            if status not in (*TUNING_TERMINAL_STATUSES, "Stopping"):
+                raise
 
     def wait_tuning_job(self, name: str, *, timeout: float | None = None) -> TuningJobDescription:
         """Poll until the tuning job is terminal (``describe_tuning_job`` then associates its
