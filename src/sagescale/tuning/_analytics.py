@@ -26,7 +26,8 @@ CURVE_COLUMNS = ["TrainingJobName", "Epoch", "ObjectiveValue"]
 
 
 class TuningJobAnalytics:
-    """The training jobs of one tuning job, read when :meth:`dataframe` is called."""
+    """The training jobs of one tuning job, read when :meth:`dataframe` is called
+    (``fetch_curves``, when given, reads them with their curves for :meth:`curves`)."""
 
     def __init__(
         self,
@@ -36,10 +37,12 @@ class TuningJobAnalytics:
         multi_algorithm: bool = False,
         objective_type: str = "Maximize",
         objective_name: str | None = None,
+        fetch_curves: Callable[[], Sequence[TrainingJobSummary]] | None = None,
     ) -> None:
         self.name = name
         self.objective_name = objective_name
         self._fetch = fetch
+        self._fetch_curves = fetch_curves or fetch
         self._multi = multi_algorithm
         self._maximize = objective_type == "Maximize"
 
@@ -100,7 +103,7 @@ class TuningJobAnalytics:
 
         rows = [
             (job.job_name, epoch, value)
-            for job in self.training_jobs()
+            for job in self._fetch_curves()
             for epoch, value in sorted(job.curve.items())
         ]
         frame: pd.DataFrame = pd.DataFrame(rows, columns=CURVE_COLUMNS)

@@ -506,16 +506,24 @@ class HyperparameterTuner:
 
     def training_jobs(self) -> list[TrainingJobSummary]:
         """Every training job started so far, oldest first."""
+        return self._training_jobs(curves=True)
+
+    def _training_jobs(self, *, curves: bool) -> list[TrainingJobSummary]:
+        """On a tuning service, ``curves=False`` skips reading every job's metrics (one
+        ``DescribeTrainingJob`` and CloudWatch Logs reads per job): the list call has the
+        final objectives."""
         name = self._name()
         if self.store.get(name).backend == "sagemaker":
             service = self._service()
             if service is not None:
-                return self._service_jobs(service)
+                return self._service_jobs(service, curves=curves)
         return self.store.jobs(name)
 
-    def _service_jobs(self, service: TuningService) -> list[TrainingJobSummary]:
+    def _service_jobs(
+        self, service: TuningService, *, curves: bool = True
+    ) -> list[TrainingJobSummary]:
         jobs = service.list_training_jobs_for_tuning_job(self._name())
-        for job in jobs:
+        for job in jobs if curves else ():
             if not job.curve:
                 definition = self.spec.definitions().get(job.definition_name)
                 objective = (
@@ -526,7 +534,9 @@ class HyperparameterTuner:
 
     def best_training_job(self) -> str:
         """The name of the training job with the best final objective."""
-        best = best_of(self.training_jobs(), maximize=self.spec.objective_type == "Maximize")
+        best = best_of(
+            self._training_jobs(curves=False), maximize=self.spec.objective_type == "Maximize"
+        )
         if best is None:
             raise TuningError(f"tuning job {self._name()} has no training job with an objective")
         return best.job_name
@@ -535,7 +545,8 @@ class HyperparameterTuner:
         """Results as DataFrames (``dataframe()``, ``curves()``)."""
         return TuningJobAnalytics(
             self._name(),
-            self.training_jobs,
+            lambda: self._training_jobs(curves=False),
+            fetch_curves=self.training_jobs,
             multi_algorithm=self.spec.training_jobs is not None,
             objective_type=self.spec.objective_type,
             objective_name=self.spec.objective_metric_name,

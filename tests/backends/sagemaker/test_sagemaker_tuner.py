@@ -17,6 +17,7 @@ from sagescale.tuning import HyperparameterTuner
 from .sagemaker_constants import FakeOperation
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=timezone.utc)
+ARN = "arn:aws:sagemaker:us-east-1:123456789012:training-job/"
 
 
 def _job_logs(endpoint: str, job_name: str, losses: list[float]) -> None:
@@ -44,7 +45,7 @@ def test_tuner_on_sagemaker(
     summaries: list[dict[str, Any]] = [
         {
             "TrainingJobName": job_name,
-            "TrainingJobArn": f"arn:aws:sagemaker:us-east-1:123456789012:training-job/{job_name}",
+            "TrainingJobArn": ARN + job_name,
             "CreationTime": T0 + timedelta(minutes=i),
             "TrainingJobStatus": "Completed",
             "TunedHyperParameters": {"lr": lr},
@@ -75,3 +76,71 @@ def test_tuner_on_sagemaker(
     assert frame["FinalObjectiveValue"].tolist() == [0.4, 0.7]
     curves = tuner.analytics().curves()
     assert curves[curves["TrainingJobName"] == jobs[0]]["ObjectiveValue"].tolist() == [0.9, 0.4]
+
+
+def test_results_read_no_training_job_one_by_one(
+    backend: SageMakerBackend,
+    job: TrainingJob,
+    name: str,
+    tmp_path: Path,
+    fake_operation: FakeOperation,
+    moto_endpoint: str,
+) -> None:
+    """dataframe() and best_training_job() need only ListTrainingJobsForHyperParameterTuning
+    Job (as the SageMaker SDK's analytics): no DescribeTrainingJob nor CloudWatch Logs read per
+    training job, which for hundreds of jobs meant throttling, and failed outright for a role
+    without CloudWatch Logs access. curves() still reads the logs."""
+    from botocore.stub import Stubber
+
+    jobs = [backend.submit(job, job_name=f"{name}-{i}") for i in (1, 2)]
+    _job_logs(moto_endpoint, jobs[1], [0.8, 0.3])
+    fake_operation(
+        "ListTrainingJobsForHyperParameterTuningJob",
+        {
+            "TrainingJobSummaries": [
+                {
+                    "TrainingJobName": job_name,
+                    "TrainingJobArn": ARN + job_name,
+                    "CreationTime": T0 + timedelta(minutes=i),
+                    "TrainingJobStatus": "Completed",
+                    "TunedHyperParameters": {"lr": lr},
+                    "ObjectiveStatus": "Succeeded",
+                    "FinalHyperParameterTuningJobObjectiveMetric": {
+                        "MetricName": "loss",
+                        "Value": v,
+                    },
+                }
+                for i, (job_name, lr, v) in enumerate(
+                    zip(jobs, ["0.01", "0.05"], [0.7, 0.3], strict=True)
+                )
+            ]
+        },
+    )
+    tuner = HyperparameterTuner(
+        job,
+        objective_metric_name="loss",
+        objective_type="Minimize",
+        hyperparameter_ranges={"lr": ContinuousParameter(min_value=0.001, max_value=0.1)},
+        strategy="Random",
+        max_jobs=2,
+        backend=backend,
+        workspace=tmp_path / "ws",
+    )
+    tuner.fit(job_name=f"tj-{name[2:14]}", wait=False)
+    described: list[str] = []
+
+    def count(params: Any, **_: Any) -> None:
+        described.append(params["body"])
+
+    client = backend.aws.client("sagemaker")
+    client.meta.events.register("before-call.sagemaker.DescribeTrainingJob", count)
+    try:
+        with Stubber(backend.aws.client("logs")):  # nothing queued: any Logs call fails
+            frame = tuner.analytics().dataframe()
+            best = tuner.best_training_job()
+    finally:
+        client.meta.events.unregister("before-call.sagemaker.DescribeTrainingJob", count)
+    assert described == []
+    assert frame["FinalObjectiveValue"].tolist() == [0.7, 0.3] and best == jobs[1]
+    curves = tuner.analytics().curves()
+    assert curves["ObjectiveValue"].tolist() == [0.8, 0.3]
