@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import threading
 import time
@@ -13,7 +14,7 @@ from typing import Any, Literal
 
 from sagescale._workspace import Workspace
 from sagescale.backends import Backend, get_backend
-from sagescale.errors import NotFoundError, SpecError, TuningError
+from sagescale.errors import BackendError, NotFoundError, SpecError, TuningError
 from sagescale.specs import (
     CompletionCriteria,
     HyperbandConfig,
@@ -32,6 +33,8 @@ from sagescale.tuning._store import TuningStore
 from sagescale.tuning._warm import check_warm_start
 
 __all__ = ["HyperparameterTuner"]
+
+_log = logging.getLogger("sagescale.tuning")
 
 Inputs = str | Mapping[str, str] | None
 MetricDefs = Sequence[MetricDefinition | Mapping[str, str]]
@@ -468,7 +471,7 @@ class HyperparameterTuner:
         local.completion_reason, local.failure_reason = desc.completion_reason, desc.failure_reason
         local.best_training_job = desc.best_training_job
         self.store.update(local)
-        for position, job in enumerate(self._service_jobs(service)):
+        for position, job in enumerate(self._service_jobs(service, strict=False)):
             job.position = position
             self.store.save_job(desc.name, job)
 
@@ -520,8 +523,10 @@ class HyperparameterTuner:
         return self.store.jobs(name)
 
     def _service_jobs(
-        self, service: TuningService, *, curves: bool = True
+        self, service: TuningService, *, curves: bool = True, strict: bool = True
     ) -> list[TrainingJobSummary]:
+        """``strict=False``: a curve that cannot be read (no CloudWatch Logs access, say)
+        stays empty, with a logged warning, instead of failing the whole call."""
         jobs = service.list_training_jobs_for_tuning_job(self._name())
         for job in jobs if curves else ():
             if not job.curve:
@@ -529,7 +534,14 @@ class HyperparameterTuner:
                 objective = (
                     definition.objective_metric_name if definition else None
                 ) or self.spec.objective_metric_name
-                job.curve = curve_from_points(self.backend.metrics(job.job_name, [objective]))
+                try:
+                    points = self.backend.metrics(job.job_name, [objective])
+                except (BackendError, NotFoundError) as exc:
+                    if strict:
+                        raise
+                    _log.warning("training job %s: its curve is not read: %s", job.job_name, exc)
+                    continue
+                job.curve = curve_from_points(points)
         return jobs
 
     def best_training_job(self) -> str:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import pytest
 
 from sagescale.backends.sagemaker import LOG_GROUP, SageMakerBackend
 from sagescale.specs import ContinuousParameter, TrainingJob
@@ -144,3 +145,55 @@ def test_results_read_no_training_job_one_by_one(
     assert frame["FinalObjectiveValue"].tolist() == [0.7, 0.3] and best == jobs[1]
     curves = tuner.analytics().curves()
     assert curves["ObjectiveValue"].tolist() == [0.8, 0.3]
+
+
+def test_fit_ends_when_the_logs_cannot_be_read(
+    backend: SageMakerBackend,
+    job: TrainingJob,
+    name: str,
+    tmp_path: Path,
+    fake_operation: FakeOperation,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The tuning job completed: a role without CloudWatch Logs access still gets its result
+    recorded (curves left empty, with a warning) instead of an AccessDenied from fit()."""
+    from botocore.stub import Stubber
+
+    job_name = backend.submit(job, job_name=f"{name}-1")
+    fake_operation(
+        "ListTrainingJobsForHyperParameterTuningJob",
+        {
+            "TrainingJobSummaries": [
+                {
+                    "TrainingJobName": job_name,
+                    "TrainingJobArn": ARN + job_name,
+                    "CreationTime": T0,
+                    "TrainingJobStatus": "Completed",
+                    "TunedHyperParameters": {"lr": "0.01"},
+                    "ObjectiveStatus": "Succeeded",
+                    "FinalHyperParameterTuningJobObjectiveMetric": {
+                        "MetricName": "loss",
+                        "Value": 0.2,
+                    },
+                }
+            ]
+        },
+    )
+    tuner = HyperparameterTuner(
+        job,
+        objective_metric_name="loss",
+        objective_type="Minimize",
+        hyperparameter_ranges={"lr": ContinuousParameter(min_value=0.001, max_value=0.1)},
+        strategy="Random",
+        max_jobs=1,
+        backend=backend,
+        workspace=tmp_path / "ws",
+    )
+    with Stubber(backend.aws.client("logs")) as logs:
+        logs.add_client_error("describe_log_streams", "AccessDeniedException", "not authorized")
+        description = tuner.fit(job_name=f"tj-{name[2:14]}")
+        logs.assert_no_pending_responses()
+    assert description.status == "Completed"
+    recorded = tuner.store.jobs(description.name)
+    assert [(j.job_name, j.final_objective, j.curve) for j in recorded] == [(job_name, 0.2, {})]
+    assert "its curve is not read" in caplog.text and "AccessDenied" in caplog.text
