@@ -12,10 +12,19 @@ from rich.markup import escape
 
 from sagescale.errors import JobFailedError, SageScaleError, SpecError
 
-__all__ = ["EXIT_BAD_INPUT", "EXIT_FAILED", "app", "console", "err_console", "main"]
+__all__ = [
+    "EXIT_BAD_INPUT",
+    "EXIT_FAILED",
+    "EXIT_INTERRUPTED",
+    "app",
+    "console",
+    "err_console",
+    "main",
+]
 
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130  # Ctrl-C while waiting: the job or tuning job is left as documented
 
 app = typer.Typer(
     name="sagescale",

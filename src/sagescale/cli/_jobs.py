@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from sagescale.backends import Backend, JobDescription
-from sagescale.cli._app import EXIT_FAILED, console
+from sagescale.cli._app import EXIT_FAILED, EXIT_INTERRUPTED, console, err_console
 from sagescale.cli._common import (
     BackendOption,
     BucketOption,
@@ -83,7 +83,17 @@ def train(
     console.print(f"submitted [bold]{name}[/bold] on {runner.name}", highlight=False)
     if not wait:
         return 0
-    desc = _progress(runner, name)
+    try:
+        desc = _progress(runner, name)
+    except KeyboardInterrupt:  # the job runs on without this process (a detached supervisor)
+        flag = "" if runner.name == "local" else f" --backend {runner.name}"
+        err_console.print(
+            f"interrupted: job {name} keeps running; `sagescale jobs describe {name}{flag}` "
+            f"follows it, `sagescale jobs stop {name}{flag}` stops it",
+            highlight=False,
+            markup=False,
+        )
+        return EXIT_INTERRUPTED
     if logs:
         console.print(runner.logs(name), markup=False, highlight=False)
     _print_description(desc)

@@ -6,6 +6,10 @@ Commands return the exit code: 0 when the tuning job completed, 1 when it failed
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
+import warnings
 from pathlib import Path
 from typing import Annotated
 
@@ -14,12 +18,12 @@ from rich.console import Console
 from rich.table import Table
 
 from sagescale._workspace import Workspace
-from sagescale.errors import SpecError
-from sagescale.specs import load_tuning_job
+from sagescale.errors import NotFoundError, SpecError
+from sagescale.specs import load_tuning_job, unique_name
 from sagescale.tuning._runner import best_of
 from sagescale.tuning._service import TuningJobDescription
 from sagescale.tuning._store import TuningStore
-from sagescale.tuning._tuner import HyperparameterTuner
+from sagescale.tuning._tuner import HyperparameterTuner, _check_name
 
 __all__ = ["tune", "tuning_app"]
 
@@ -68,22 +72,102 @@ def tune(
     wait: Annotated[bool, typer.Option("--wait/--no-wait")] = True,
 ) -> int:
     """Run a tuning job from a spec file, or resume one whose process died."""
+    backend_args = [] if backend is None else ["--backend", backend]
     if resume is not None:
         tuner = HyperparameterTuner.attach(resume, backend=backend)
+        if not wait and tuner._service() is None:
+            return _detach(tuner, resume, ["--resume", resume, *backend_args])
         desc = tuner.resume(wait=False)
     elif spec is None:
         raise SpecError("give a tuning spec file or --resume NAME", field="spec", value=None)
     else:
         tuner = HyperparameterTuner.from_spec(load_tuning_job(spec), backend=backend)
+        if not wait and tuner._service() is None:
+            if job_name is not None:  # checked here: the detached process would only log it
+                _check_name(job_name)
+                tuner._check_unused(job_name)
+            name = job_name or unique_name(tuner._base_name(), limit=32)
+            return _detach(tuner, name, [str(spec), "--job-name", name, *backend_args])
         desc = tuner.fit(wait=False, job_name=job_name)
     _console().print(f"tuning job [bold]{desc.name}[/bold]", highlight=False)
     if not wait:
         return 0
     from sagescale.cli._progress import tuning_progress
 
-    desc = tuning_progress(tuner)
+    try:
+        desc = tuning_progress(tuner)
+    except KeyboardInterrupt:
+        name = desc.name
+        if tuner._service() is None:
+            hint = (
+                f"interrupted: tuning job {name} is left InProgress (its running training jobs "
+                f"go on); `sagescale tune --resume {name}` continues it"
+            )
+        else:
+            hint = (
+                f"interrupted: tuning job {name} keeps running on SageMaker; "
+                f"`sagescale tuning describe {name} --backend sagemaker` follows it"
+            )
+        sys.stderr.write(hint + "\n")
+        return 130
     _print_summary(tuner, desc)
     return _exit_code(desc)
+
+
+def _detach(tuner: HyperparameterTuner, name: str, args: list[str]) -> int:
+    """``--no-wait`` without a tuning service: the search loop runs in a detached process.
+
+    Locally the loop is not a service: it lives in the process that runs it, so this process
+    starts ``sagescale tune ARGS`` in a new session (its output goes to
+    ``<workspace>/tuning/NAME.log``) and returns once that process drives the tuning job (it
+    holds the job's lock), has ended it, or has failed (its output and exit code are passed on).
+    """
+    root = tuner.workspace.root
+    log_path = root / "tuning" / f"{name}.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    lock_path = root / "tuning" / f"{name}.lock"
+    with log_path.open("ab") as log:
+        start = log.tell()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "sagescale.cli", "tune", *args],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    while True:
+        try:
+            driving = lock_path.read_text().strip() == str(proc.pid)
+        except OSError:
+            driving = False
+        if driving or _ended(tuner.store, name):
+            break
+        code = proc.poll()
+        if code is not None:
+            if code != 0 and not _ended(tuner.store, name):
+                with log_path.open("rb") as log:
+                    log.seek(start)
+                    sys.stderr.write(log.read().decode(errors="replace"))
+                return code
+            break
+        time.sleep(0.1)
+    pid = proc.pid
+    with warnings.catch_warnings():  # it is meant to outlive this process
+        warnings.simplefilter("ignore", ResourceWarning)
+        del proc
+    _console().print(
+        f"tuning job [bold]{name}[/bold] runs in process {pid} (log: {log_path}); "
+        f"follow it with `sagescale tuning describe {name}`",
+        highlight=False,
+    )
+    return 0
+
+
+def _ended(store: TuningStore, name: str) -> bool:
+    try:
+        return store.get(name).done
+    except NotFoundError:
+        return False
 
 
 @tuning_app.command("list")

@@ -1,0 +1,7 @@
+"""``python -m sagescale.cli``: the ``sagescale`` command."""
+
+import sys
+
+from sagescale.cli import main
+
+sys.exit(main())
