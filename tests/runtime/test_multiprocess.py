@@ -32,7 +32,18 @@ def _launch(tmp: Path, nproc: int, names: list[str]) -> dict[str, list[dict[str,
 
 @pytest.fixture(scope="module")
 def two(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[dict[str, Any]]]:
-    names = ["ddp", "gpipe", "interleaved", "manual", "smp_ddp", "tensor_parallel", "checkpoint"]
+    names = [
+        "ddp",
+        "gpipe",
+        "interleaved",
+        "manual",
+        "smp_ddp",
+        "tensor_parallel",
+        "checkpoint",
+        "accumulate",
+        "tied",
+        "too_few_blocks",
+    ]
     return _launch(tmp_path_factory.mktemp("two"), 2, names)
 
 
@@ -111,6 +122,31 @@ def test_sharded_checkpoint_round_trip(two: dict[str, list[dict[str, Any]]]) -> 
     assert second["shard_keys"] == ["2.0.bias", "2.0.weight", "3.0.bias", "3.0.weight"]
     for r in (first, second):
         assert (r["step"], r["epoch"], r["param_diff"]) == (7, 3, 0.0)
+
+
+@pytest.mark.slow
+def test_pipeline_gradients_accumulate_over_steps(two: dict[str, list[dict[str, Any]]]) -> None:
+    """Two @step calls before optimizer.step (and an evaluation step between): the sum of
+    both steps' gradients, not one rescaled by the number of microbatches."""
+    for r in two["accumulate"]:
+        assert r["n_grads"] == 4  # two Linear layers per stage
+        assert r["grad_diff"] < TOL and r["eval_diff"] < TOL
+
+
+@pytest.mark.slow
+def test_pipeline_state_dict_keeps_tied_weights(two: dict[str, list[dict[str, Any]]]) -> None:
+    for r in two["tied"]:
+        assert r["keys"] == r["ref_keys"]
+        assert r["keys"] == ["embed.weight", "head.weight", "mid.bias", "mid.weight"]
+
+
+@pytest.mark.slow
+def test_more_partitions_than_blocks_fails_on_every_process(
+    two: dict[str, list[dict[str, Any]]],
+) -> None:
+    for r in two["too_few_blocks"]:
+        assert r["field"] == "mp_parameters.partitions"
+        assert "number of the model's blocks (1)" in r["message"]
 
 
 @pytest.mark.slow

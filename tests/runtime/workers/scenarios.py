@@ -22,6 +22,7 @@ from torch import nn
 
 import sagescale.runtime.dist as dist
 import sagescale.runtime.smp as smp
+from sagescale.errors import SpecError
 from sagescale.runtime import load_latest_checkpoint, save_checkpoint
 from sagescale.runtime.smp import _model, _state
 
@@ -227,6 +228,72 @@ def scenario_checkpoint() -> dict[str, Any]:
         "param_diff": max_diff(model.state_dict(), before),
         "shard_keys": sorted(loaded.state["model"]),
     }
+
+
+def scenario_accumulate() -> dict[str, Any]:
+    """Two pipelined steps before one optimizer step (plus an evaluation step with autograd
+    on): the gradients are the sum of the two steps' gradients."""
+    reset_smp({"partitions": 2, "microbatches": 4, "pipeline": "simple"})
+    reference = mlp()
+    model = smp.DistributedModel(copy.deepcopy(reference))
+    (x, y), (x2, y2) = batches(2, 8)
+    train_step(model, x, y)
+    train_step(model, x2, y2)
+    eval_loss = eval_step(model, x, y).reduce_mean()
+    for bx, by in ((x, y), (x2, y2)):
+        F.mse_loss(reference(bx), by).backward()  # type: ignore[no-untyped-call]
+    ref_grads = dict(reference.named_parameters())
+    mine = {n: p for n, p in model.module.named_parameters() if p.grad is not None}
+    return {
+        "n_grads": len(mine),
+        "grad_diff": max(float((p.grad - ref_grads[n].grad).abs().max()) for n, p in mine.items()),
+        "eval_diff": abs(float(eval_loss) - float(F.mse_loss(reference(x), y))),
+    }
+
+
+@smp.step
+def eval_step(model: Any, x: torch.Tensor, y: torch.Tensor) -> Any:
+    return F.mse_loss(model(x), y)
+
+
+class Tied(nn.Module):
+    """An output layer sharing the input layer's weight (as language models do)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.embed = nn.Linear(8, 8, bias=False)
+        self.mid = nn.Linear(8, 8)
+        self.head = nn.Linear(8, 8, bias=False)
+        self.head.weight = self.embed.weight
+
+    def pipeline_blocks(self) -> list[nn.Module]:
+        return [self.embed, self.mid, self.head]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out: torch.Tensor = self.head(self.mid(self.embed(x)))
+        return out
+
+
+def scenario_tied() -> dict[str, Any]:
+    reset_smp({"partitions": 2, "microbatches": 2, "pipeline": "simple"})
+    model = smp.DistributedModel(Tied())
+    ((x, y),) = batches(1, 4)
+    train_step(model, x, y)
+    return {"keys": sorted(model.state_dict()), "ref_keys": sorted(Tied().state_dict())}
+
+
+def scenario_too_few_blocks() -> dict[str, Any]:
+    """More partitions than blocks: every process raises the SpecError (none is left
+    waiting for the plan)."""
+    reset_smp({"partitions": 2, "microbatches": 2})
+    model = smp.DistributedModel(nn.Sequential(nn.Linear(8, 8)))
+    ((x, y),) = batches(1, 4)
+    try:
+        train_step(model, x, y)
+    except SpecError as error:
+        return {"field": error.field, "message": str(error)}
+    return {"field": None, "message": ""}
 
 
 def main() -> None:

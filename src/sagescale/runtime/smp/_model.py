@@ -267,7 +267,10 @@ class DistributedModel(nn.Module):
 
     def _local_keys(self) -> set[str]:
         owned = {id(p) for m in self._owned for p in [*m.parameters(), *m.buffers()]}
-        named = [*self.module.named_parameters(), *self.module.named_buffers()]
+        named = [
+            *self.module.named_parameters(remove_duplicate=False),
+            *self.module.named_buffers(remove_duplicate=False),
+        ]
         return {name for name, t in named if id(t) in owned}
 
     def local_state_dict(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
@@ -325,11 +328,23 @@ class DistributedModel(nn.Module):
         if not settings.auto_partition:
             assigned = [_assigned(b) for b in blocks]
             return manual_split(assigned, mesh.pp_size, settings.default_partition)
+        if len(blocks) < mesh.pp_size:
+            raise SpecError(
+                f"partitions={mesh.pp_size}: must be at most the number of the model's blocks "
+                f"({len(blocks)})",
+                field="mp_parameters.partitions",
+                value=mesh.pp_size,
+            )
         plan: list[Any] = [None]
         if mesh.rank == 0:
-            costs = block_costs(blocks, sample, memory_weight=settings.effective_memory_weight)
-            plan[0] = balanced_split(costs, stages)
+            try:
+                costs = block_costs(blocks, sample, memory_weight=settings.effective_memory_weight)
+                plan[0] = balanced_split(costs, stages)
+            except Exception as error:  # every rank raises it, none waits for a plan
+                plan[0] = error
         _dist.broadcast_object_list(plan, src=0)
+        if isinstance(plan[0], BaseException):
+            raise plan[0]
         return list(plan[0])
 
     def _virtual_stages(self, n_blocks: int) -> int:
@@ -342,15 +357,15 @@ class DistributedModel(nn.Module):
     def _get_schedule(self, loss_fn: Callable[..., Any], n_mb: int) -> Any:
         assert self._stages is not None
         if self.mesh.settings.pipeline == "simple":
-            return ScheduleGPipe(self._stages[0], n_mb, loss_fn=loss_fn, scale_grads=True)
+            return ScheduleGPipe(self._stages[0], n_mb, loss_fn=loss_fn, scale_grads=False)
         if len(self._stages) > 1:
             try:
                 return ScheduleInterleaved1F1B(
-                    self._stages, n_mb, loss_fn=loss_fn, scale_grads=True
+                    self._stages, n_mb, loss_fn=loss_fn, scale_grads=False
                 )
             except ValueError:
                 pass
-        return Schedule1F1B(self._stages[0], n_mb, loss_fn=loss_fn, scale_grads=True)
+        return Schedule1F1B(self._stages[0], n_mb, loss_fn=loss_fn, scale_grads=False)
 
 
 def _full(value: Any) -> Any:
@@ -550,7 +565,7 @@ def _run_pipeline(
             results[index] = _detach(fn(*m_args, **m_kwargs))
         called[0] = called[0] or ctx.backward_called
         if ctx.loss is not None:
-            return ctx.loss
+            return ctx.loss / n_mb
         return _zero_like(output)
 
     schedule = model._get_schedule(loss_fn, n_mb)
