@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from sagescale._workspace import Workspace
 from sagescale.backends import Backend, get_backend
+from sagescale.backends._base import check_timeout
 from sagescale.errors import BackendError, NotFoundError, SpecError, TuningError
 from sagescale.specs import (
     CompletionCriteria,
@@ -437,6 +438,7 @@ class HyperparameterTuner:
 
     def wait(self, *, timeout: float | None = None) -> TuningJobDescription:
         """Block until the tuning job has ended."""
+        timeout = check_timeout(timeout)
         deadline = None if timeout is None else time.monotonic() + timeout
         service = self._service()
         if service is not None:

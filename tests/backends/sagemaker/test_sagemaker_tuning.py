@@ -308,3 +308,22 @@ def test_association_defaults_to_the_tuning_jobs_own_experiment(
     assert backend.associate_tuning_job_trials(tuning_name) == []
     config = ExperimentConfig(experiment_name=f"e-{tuning_name}", trial_name=f"t-{tuning_name}")
     assert backend.associate_tuning_job_trials(tuning_name, config) == []
+
+
+def test_wait_tuning_job_checks_its_timeout(
+    backend: SageMakerBackend, spec: TuningJob, tuning_name: str, tmp_path: Path
+) -> None:
+    """A NaN timeout never compared >= the clock: it waited forever. As Backend.wait: a
+    SpecError naming timeout, before any call."""
+    from sagescale.tuning import HyperparameterTuner
+
+    for bad in (float("nan"), -1.0, "10"):
+        with pytest.raises(SpecError, match="timeout") as info:
+            backend.wait_tuning_job("never-created", timeout=bad)  # type: ignore[arg-type]
+        assert info.value.field == "timeout"
+    backend.create_tuning_job(spec, tuning_name)
+    assert backend.wait_tuning_job(tuning_name, timeout=0).done  # Completed on moto
+    tuner = HyperparameterTuner.from_spec(spec, backend=backend, workspace=tmp_path / "ws")
+    tuner.latest_tuning_job = tuning_name
+    with pytest.raises(SpecError, match="timeout"):
+        tuner.wait(timeout=float("nan"))

@@ -307,6 +307,9 @@ class TuningMixin(TuningService):
     def wait_tuning_job(self, name: str, *, timeout: float | None = None) -> TuningJobDescription:
         """Poll until the tuning job is terminal (``describe_tuning_job`` then associates its
         training jobs with the experiment it was created with, once)."""
+        from sagescale.backends._base import check_timeout
+
+        timeout = check_timeout(timeout)
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             description = self.describe_tuning_job(name)
