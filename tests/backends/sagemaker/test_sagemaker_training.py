@@ -270,6 +270,20 @@ def test_logs_and_metrics_from_cloudwatch(
     assert other.metrics(name) == []  # moto replaces the definitions with its own
 
 
+def test_metrics_of_a_multi_instance_job_come_from_one_host(
+    backend: SageMakerBackend, job: TrainingJob, name: str, moto_endpoint: str
+) -> None:
+    """Both instances print their loss: the series is algo-1's (the SDK's Host=algo-1), not
+    the two hosts' lines interleaved into twice the steps. The logs show both hosts."""
+    backend.submit(job, job_name=name)
+    _put_logs(moto_endpoint, name, ["loss=1.1", "loss=0.6"], host="algo-2")
+    _put_logs(moto_endpoint, name, ["loss=1.0", "loss=0.5"], host="algo-1")
+    points = backend.metrics(name)
+    assert [(p.name, p.value, p.step) for p in points] == [("loss", 1.0, 0), ("loss", 0.5, 1)]
+    text = backend.logs(name)
+    assert "[algo-2] loss=0.6" in text and "[algo-1] loss=0.5" in text
+
+
 def test_download_model(
     backend: SageMakerBackend, job: TrainingJob, name: str, moto_endpoint: str, tmp_path: Path
 ) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -94,18 +95,39 @@ def metrics_from_lines(
     names: Sequence[str] | None = None,
 ) -> list[MetricPoint]:
     """Match every line against every ``(name, regex)``, as SageMaker does: first group =
-    value; ``step`` counts the values of one metric (0, 1, ...)."""
+    value; ``step`` counts the values of one metric (0, 1, ...).
+
+    On a job of several instances each metric is read from one host, the first that reports
+    it (``algo-1`` normally), as the SageMaker SDK's ``TrainingJobAnalytics`` reads the
+    ``Host=algo-1`` series: every host printing its loss would otherwise interleave into one
+    series with twice the steps."""
     compiled = [(n, re.compile(r)) for n, r in definitions if names is None or n in names]
-    counts: dict[str, int] = {}
+    hosts: dict[str, list[LogLine]] = {}
+    for line in lines:
+        hosts.setdefault(line.host, []).append(line)
+    order = sorted(hosts, key=_host_order)
+    points: list[MetricPoint] = []
+    for name, regex in compiled:
+        for host in order:
+            found = _matches(hosts[host], name, regex)
+            if found:
+                points.extend(found)
+                break
+    return sorted(points, key=lambda p: p.timestamp)  # stable: steps stay in order
+
+
+def _host_order(host: str) -> tuple[int, str]:
+    match = re.fullmatch(r"algo-(\d+)", host)
+    return (int(match.group(1)), host) if match else (sys.maxsize, host)
+
+
+def _matches(lines: Sequence[LogLine], name: str, regex: re.Pattern[str]) -> list[MetricPoint]:
     points: list[MetricPoint] = []
     for line in lines:
-        for name, regex in compiled:
-            for match in regex.finditer(line.message):
-                try:
-                    value = float(match.group(1))
-                except (TypeError, ValueError, IndexError):
-                    continue
-                step = counts.get(name, 0)
-                counts[name] = step + 1
-                points.append(MetricPoint(name, value, line.timestamp_ms / 1000.0, step))
+        for match in regex.finditer(line.message):
+            try:
+                value = float(match.group(1))
+            except (TypeError, ValueError, IndexError):
+                continue
+            points.append(MetricPoint(name, value, line.timestamp_ms / 1000.0, len(points)))
     return points
