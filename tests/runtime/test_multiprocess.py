@@ -43,6 +43,7 @@ def two(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[dict[str, An
         "accumulate",
         "tied",
         "too_few_blocks",
+        "fp16_pipeline",
     ]
     return _launch(tmp_path_factory.mktemp("two"), 2, names)
 
@@ -147,6 +148,16 @@ def test_more_partitions_than_blocks_fails_on_every_process(
     for r in two["too_few_blocks"]:
         assert r["field"] == "mp_parameters.partitions"
         assert "number of the model's blocks (1)" in r["message"]
+
+
+@pytest.mark.slow
+def test_fp16_pipeline_steps_and_skips_on_every_stage(
+    two: dict[str, list[dict[str, Any]]],
+) -> None:
+    for r in two["fp16_pipeline"]:
+        assert r["stepped"] == [True, False]
+        assert r["moved"] and r["unchanged_by_skip"] == 0.0
+        assert r["scale"] == 2.0**15  # both stages halved the scale once
 
 
 @pytest.mark.slow

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import torch
+import torch.distributed as _dist
 
 from sagescale.errors import SpecError
 from sagescale.runtime._env import MixedPrecisionMode, load_env
@@ -89,17 +90,48 @@ class MixedPrecision:
     def backward(self, loss: torch.Tensor) -> None:
         self.scale(loss).backward()  # type: ignore[no-untyped-call]
 
+    def _ensure_scale(self) -> None:
+        """A pipeline stage that never computes the loss never calls :meth:`scale`; its
+        gradients still arrive scaled, by the same scale (every process updates it alike)."""
+        assert self.scaler is not None
+        if self.scaler._scale is None:
+            self.scaler._lazy_init_scale_growth_tracker(torch.device(self.device_type))
+
     def unscale_(self, optimizer: torch.optim.Optimizer) -> None:
         """Unscale gradients in place (before clipping)."""
         if self.scaler is not None:
+            self._ensure_scale()
             self.scaler.unscale_(optimizer)
 
+    def _sync_found_inf(self, optimizer: torch.optim.Optimizer) -> None:
+        """An inf/NaN on any process skips the step on every process (pipeline stages and
+        tensor slices hold different gradients; they must stay in step)."""
+        assert self.scaler is not None
+        if not (_dist.is_available() and _dist.is_initialized()) or _dist.get_world_size() < 2:
+            return
+        per_device = self.scaler._per_optimizer_states[id(optimizer)]["found_inf_per_device"]
+        found = torch.zeros(1)
+        for value in per_device.values():
+            found += value.detach().cpu().reshape(1)
+        backend = _dist.get_backend()
+        on = torch.device("cuda", torch.cuda.current_device()) if backend == "nccl" else "cpu"
+        found = found.to(on)
+        _dist.all_reduce(found, op=_dist.ReduceOp.MAX)
+        for value in per_device.values():
+            value.fill_(float(found.item() > 0))
+
     def step(self, optimizer: torch.optim.Optimizer) -> bool:
-        """Optimizer step + scaler update; ``False`` when the step was skipped (inf/NaN)."""
+        """Optimizer step + scaler update; ``False`` when the step was skipped (inf/NaN).
+        Under torch.distributed every process must call it (a skip is agreed on by all)."""
         if self.scaler is None:
             optimizer.step()
             return True
         before = self.scaler.get_scale()
+        from torch.amp.grad_scaler import OptState
+
+        if self.scaler._per_optimizer_states[id(optimizer)]["stage"] is OptState.READY:
+            self.unscale_(optimizer)
+        self._sync_found_inf(optimizer)
         self.scaler.step(optimizer)
         self.scaler.update()
         skipped = self.scaler.get_scale() < before

@@ -24,6 +24,7 @@ import sagescale.runtime.dist as dist
 import sagescale.runtime.smp as smp
 from sagescale.errors import SpecError
 from sagescale.runtime import load_latest_checkpoint, save_checkpoint
+from sagescale.runtime.amp import MixedPrecision
 from sagescale.runtime.smp import _model, _state
 
 
@@ -294,6 +295,45 @@ def scenario_too_few_blocks() -> dict[str, Any]:
     except SpecError as error:
         return {"field": error.field, "message": str(error)}
     return {"field": None, "message": ""}
+
+
+_amp: list[Any] = []
+
+
+@smp.step
+def amp_step(model: Any, x: torch.Tensor, y: torch.Tensor) -> Any:
+    mixed = _amp[0]
+    with mixed.autocast():
+        loss = F.mse_loss(model(x).float(), y)
+    model.backward(mixed.scale(loss))
+    return loss
+
+
+def scenario_fp16_pipeline() -> dict[str, Any]:
+    """fp16 on 2 stages: every stage unscales and steps (only the last computes the loss);
+    an inf gradient on the last stage skips the step on both."""
+    reset_smp({"partitions": 2, "microbatches": 2, "pipeline": "simple"})
+    _amp[:] = [MixedPrecision("fp16", "cpu")]
+    mixed = _amp[0]
+    model = smp.DistributedModel(mlp())
+    opt = smp.DistributedOptimizer(torch.optim.SGD(model.parameters(), lr=0.1))
+    (x, y), (x2, y2) = batches(2, 4)
+    start = {k: v.clone() for k, v in model.state_dict().items()}
+    amp_step(model, x, y)
+    mixed.unscale_(opt)  # type: ignore[arg-type]
+    first = mixed.step(opt)  # type: ignore[arg-type]
+    after_first = {k: v.clone() for k, v in model.local_state_dict().items()}
+    opt.zero_grad()
+    amp_step(model, x2, y2)
+    if smp.pp_rank() == smp.pp_size() - 1:
+        next(iter(model.local_parameters())).grad.fill_(float("inf"))  # type: ignore[union-attr]
+    second = mixed.step(opt)  # type: ignore[arg-type]
+    return {
+        "stepped": [first, second],
+        "moved": max_diff(after_first, {k: start[k] for k in after_first}) > 0,
+        "unchanged_by_skip": max_diff(model.local_state_dict(), after_first),
+        "scale": mixed.scaler.get_scale() if mixed.scaler else None,
+    }
 
 
 def main() -> None:
