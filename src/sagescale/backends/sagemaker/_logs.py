@@ -98,9 +98,8 @@ def metrics_from_lines(
     value; ``step`` counts the values of one metric (0, 1, ...).
 
     On a job of several instances each metric is read from one host, the first that reports
-    it (``algo-1`` normally), as the SageMaker SDK's ``TrainingJobAnalytics`` reads the
-    ``Host=algo-1`` series: every host printing its loss would otherwise interleave into one
-    series with twice the steps."""
+    it (``algo-1`` normally): every host printing its loss would otherwise interleave into
+    one series with twice the steps."""
     compiled = [(n, re.compile(r)) for n, r in definitions if names is None or n in names]
     hosts: dict[str, list[LogLine]] = {}
     for line in lines:
