@@ -327,3 +327,29 @@ def test_wait_tuning_job_checks_its_timeout(
     tuner.latest_tuning_job = tuning_name
     with pytest.raises(SpecError, match="timeout"):
         tuner.wait(timeout=float("nan"))
+
+
+def test_best_training_job_is_this_jobs_not_a_warm_start_parents(
+    backend: SageMakerBackend, spec: TuningJob, tuning_name: str
+) -> None:
+    """OverallBestTrainingJob may be a parent's training job (warm start): the best training
+    job is BestTrainingJob, as the SDK's best_training_job() and tuner.best_training_job()."""
+    backend.create_tuning_job(spec, tuning_name)
+    raw = backend._describe_raw(tuning_name)
+    raw.pop("ResponseMetadata")
+    raw = {k: v for k, v in raw.items() if v is not None}
+
+    def best(job_name: str, value: float) -> dict[str, Any]:
+        return _summary(
+            job_name,
+            0,
+            {"lr": "0.01"},
+            FinalHyperParameterTuningJobObjectiveMetric={"MetricName": "loss", "Value": value},
+        )
+
+    raw["BestTrainingJob"] = best("child-job", 0.3)
+    raw["OverallBestTrainingJob"] = best("parent-job", 0.1)
+    with Stubber(backend.aws.client("sagemaker")) as stub:
+        stub.add_response("describe_hyper_parameter_tuning_job", raw)
+        assert backend.best_training_job(tuning_name) == "child-job"
+        stub.assert_no_pending_responses()

@@ -193,7 +193,9 @@ class TuningMixin(TuningService):
         description that finds the job terminal associates its training jobs' trial
         components with the experiment the job was created with (if any)."""
         raw = self._describe_raw(name)
-        best = raw.get("OverallBestTrainingJob") or raw.get("BestTrainingJob") or {}
+        # this job's best, as the SDK's best_training_job() and local tuning; not
+        # OverallBestTrainingJob, which may be a warm-start parent's training job
+        best = raw.get("BestTrainingJob") or {}
         details = raw.get("TuningJobCompletionDetails") or {}
         reason = None
         if details.get("ConvergenceDetectedTime"):
