@@ -96,3 +96,30 @@ def test_save_and_load_partial(one_process: None, tmp_path: Any) -> None:
     assert smp.broadcast("x") == "x" and smp.allgather(3) == [3]
     smp.barrier()
     smp.dp_barrier()
+
+
+def test_step_with_non_split_inputs(one_process: None) -> None:
+    """``@smp.step(non_split_inputs=[...])`` (SMP's decorator with arguments): the named
+    argument reaches every microbatch whole, even when its first dimension is the batch's."""
+    smp.init()
+    seen: list[tuple[int, ...]] = []
+
+    @smp.step(non_split_inputs=["scale"], input_split_axes={"x": 0})
+    def scaled_step(model: Any, x: torch.Tensor, scale: torch.Tensor) -> Any:
+        seen.append((x.shape[0], scale.shape[0]))
+        out = model(x) * scale.sum()
+        model.backward(out.sum())
+        return out
+
+    model = smp.DistributedModel(nn.Linear(2, 2))
+    out = scaled_step(model, torch.randn(8, 2), scale=torch.ones(8))
+    assert seen == [(2, 8)] * 4 and out.concat().shape == (8, 2)
+    seen.clear()
+    scaled_step(model, torch.randn(8, 2), torch.ones(8))  # positionally too
+    assert seen == [(2, 8)] * 4
+    with pytest.raises(SpecError, match="not arguments of") as info:
+        smp.step(non_split_inputs=["nope"])(lambda model, x: None)
+    assert info.value.field == "non_split_inputs"
+    with pytest.raises(SpecError, match="along axis 0 only") as info:
+        smp.step(input_split_axes={"x": 1})
+    assert info.value.field == "input_split_axes"

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import inspect
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar, overload
@@ -465,18 +466,72 @@ class DistributedOptimizer:
 # -- @step -----------------------------------------------------------------------------
 
 
-def step(fn: _F) -> _F:
+@overload
+def step(fn: _F, /) -> _F: ...
+@overload
+def step(
+    fn: None = None,
+    /,
+    *,
+    non_split_inputs: Sequence[str] | None = None,
+    input_split_axes: dict[str, int] | None = None,
+) -> Callable[[_F], _F]: ...
+def step(
+    fn: _F | None = None,
+    /,
+    *,
+    non_split_inputs: Sequence[str] | None = None,
+    input_split_axes: dict[str, int] | None = None,
+) -> Any:
     """Run ``fn`` once per microbatch (pipelined when there are partitions); every output
-    becomes a :class:`StepOutput`."""
+    becomes a :class:`StepOutput`. Used bare (``@smp.step``) or, as in SMP, with
+    ``non_split_inputs`` (names of arguments every microbatch gets whole) and
+    ``input_split_axes`` (the fallback splits along axis 0 only)."""
+    if fn is None:
+        return functools.partial(
+            _make_step, non_split=_non_split(non_split_inputs, input_split_axes)
+        )
+    return _make_step(fn, non_split=frozenset())
+
+
+def _non_split(names: Sequence[str] | None, axes: dict[str, int] | None) -> frozenset[str]:
+    if names is not None and (isinstance(names, str) or not all(isinstance(n, str) for n in names)):
+        raise SpecError(
+            f"@smp.step(non_split_inputs={names!r}): must be a list of argument names",
+            field="non_split_inputs",
+            value=names,
+        )
+    for name, axis in (axes or {}).items():
+        if axis != 0:
+            raise SpecError(
+                f"@smp.step(input_split_axes={{{name!r}: {axis!r}}}): the PyTorch fallback "
+                "splits inputs along axis 0 only",
+                field="input_split_axes",
+                value=axes,
+            )
+    return frozenset(names or ())
+
+
+def _make_step(fn: _F, *, non_split: frozenset[str]) -> _F:
+    signature = inspect.signature(fn)
+    unknown = sorted(non_split - set(signature.parameters))
+    if unknown:
+        raise SpecError(
+            f"@smp.step(non_split_inputs=...): {unknown} are not arguments of "
+            f"{fn.__name__}{signature}",
+            field="non_split_inputs",
+            value=unknown,
+        )
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         model = _registry.get("model")
         mesh = _state.require()
         n_mb = mesh.settings.microbatches
+        whole = _whole_positions(signature, non_split, args, kwargs)
         if mesh.tp_size > 1:
-            args, kwargs = _gather_tp(args, kwargs, mesh)
-        chunks = _split(args, kwargs, n_mb)
+            args, kwargs = _gather_tp(args, kwargs, mesh, whole)
+        chunks = _split(args, kwargs, n_mb, whole)
         if model is None or mesh.pp_size == 1:
             results, backward = _run_local(fn, model, chunks, n_mb)
         else:
@@ -488,17 +543,46 @@ def step(fn: _F) -> _F:
     return wrapper  # type: ignore[return-value]
 
 
-def _batch_size(args: tuple[Any, ...], kwargs: dict[str, Any]) -> int | None:
-    for value in [*args, *kwargs.values()]:
+def _whole_positions(
+    signature: inspect.Signature,
+    names: frozenset[str],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> set[int | str]:
+    """Positions (and keyword names) of the arguments that are not split."""
+    if not names:
+        return set()
+    bound = signature.bind_partial(*args, **kwargs)
+    positional = list(signature.parameters)
+    whole: set[int | str] = set()
+    for name in names:
+        if name in kwargs:
+            whole.add(name)
+        elif name in bound.arguments and positional.index(name) < len(args):
+            whole.add(positional.index(name))
+    return whole
+
+
+def _batch_size(
+    args: tuple[Any, ...], kwargs: dict[str, Any], whole: set[int | str] | None = None
+) -> int | None:
+    skip = whole or set()
+    values = [v for i, v in enumerate(args) if i not in skip]
+    values += [v for k, v in kwargs.items() if k not in skip]
+    for value in values:
         if isinstance(value, torch.Tensor) and value.dim() > 0:
             return int(value.shape[0])
     return None
 
 
 def _split(
-    args: tuple[Any, ...], kwargs: dict[str, Any], n_mb: int
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    n_mb: int,
+    whole: set[int | str] | None = None,
 ) -> list[tuple[tuple[Any, ...], dict[str, Any]]]:
-    batch = _batch_size(args, kwargs)
+    skip = whole or set()
+    batch = _batch_size(args, kwargs, skip)
     if batch is None or n_mb == 1:
         return [(args, kwargs)] * n_mb if batch is not None else [(args, kwargs)]
     if batch % n_mb != 0:
@@ -508,13 +592,18 @@ def _split(
             value=n_mb,
         )
 
-    def piece(value: Any, i: int) -> Any:
+    def piece(value: Any, i: int, key: int | str) -> Any:
+        if key in skip:
+            return value
         if isinstance(value, torch.Tensor) and value.dim() > 0 and value.shape[0] == batch:
             return torch.tensor_split(value, n_mb)[i]
         return value
 
     return [
-        (tuple(piece(a, i) for a in args), {k: piece(v, i) for k, v in kwargs.items()})
+        (
+            tuple(piece(a, i, j) for j, a in enumerate(args)),
+            {k: piece(v, i, k) for k, v in kwargs.items()},
+        )
         for i in range(n_mb)
     ]
 
@@ -616,21 +705,26 @@ def _to_device(value: Any, device: torch.device) -> Any:
 
 
 def _gather_tp(
-    args: tuple[Any, ...], kwargs: dict[str, Any], mesh: Mesh
+    args: tuple[Any, ...], kwargs: dict[str, Any], mesh: Mesh, whole: set[int | str]
 ) -> tuple[tuple[Any, ...], dict[str, Any]]:
     """Tensor-parallel ranks read different samples (SMP's dp spans them): the slices of
     one replica run on the concatenation of their batches."""
     group = mesh.group(CommGroup.TP_GROUP)
-    batch = _batch_size(args, kwargs)
+    batch = _batch_size(args, kwargs, whole)
 
-    def gather(value: Any) -> Any:
+    def gather(value: Any, key: int | str) -> Any:
+        if key in whole:
+            return value
         if isinstance(value, torch.Tensor) and value.dim() > 0 and value.shape[0] == batch:
             parts = [torch.empty_like(value) for _ in range(mesh.tp_size)]
             _dist.all_gather(parts, value.contiguous(), group=group)
             return torch.cat(parts, dim=0)
         return value
 
-    return tuple(gather(a) for a in args), {k: gather(v) for k, v in kwargs.items()}
+    return (
+        tuple(gather(a, i) for i, a in enumerate(args)),
+        {k: gather(v, k) for k, v in kwargs.items()},
+    )
 
 
 def _average_gradients(model: DistributedModel, mesh: Mesh) -> None:
