@@ -55,6 +55,13 @@ def test_train_then_jobs_commands(spec: Path, capsys: pytest.CaptureFixture[str]
     assert main(["jobs", "logs", "cli-ok"]) == 0
     assert "loss=0.25" in capsys.readouterr().out
 
+    # a job that has ended is not 'stopping': the command says so and leaves it as it is
+    assert main(["jobs", "stop", "cli-ok"]) == 0
+    out = capsys.readouterr().out
+    assert "cli-ok has already ended: Completed" in out and "stopping" not in out
+    assert main(["jobs", "describe", "cli-ok", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["status"] == "Completed"
+
 
 def test_failed_job_exits_1_and_keeps_its_reason(
     spec: Path, capsys: pytest.CaptureFixture[str]

@@ -169,6 +169,11 @@ def logs(name: NameArg, backend: BackendOption = None) -> None:
 
 @jobs_app.command("stop")
 def stop(name: NameArg, backend: BackendOption = None) -> None:
-    """Ask a running job to stop."""
-    backend_from_options(backend).stop(name)
+    """Ask a running job to stop (a job that has already ended is left as it is)."""
+    chosen = backend_from_options(backend)
+    ended = chosen.describe(name)
+    if ended.done:
+        console.print(f"{name} has already ended: {ended.status.value}", highlight=False)
+        return
+    chosen.stop(name)
     console.print(f"stopping {name}", highlight=False)

@@ -35,7 +35,8 @@ def _console() -> Console:
 
 
 BackendOption = Annotated[
-    str | None, typer.Option("--backend", help="local or sagemaker (default: SAGESCALE_BACKEND)")
+    str | None,
+    typer.Option("--backend", help="local or sagemaker (default: $SAGESCALE_BACKEND or local)"),
 ]
 
 
