@@ -132,6 +132,7 @@ def test_pipeline_gradients_accumulate_over_steps(two: dict[str, list[dict[str, 
     for r in two["accumulate"]:
         assert r["n_grads"] == 4  # two Linear layers per stage
         assert r["grad_diff"] < TOL and r["eval_diff"] < TOL
+        assert r["sum_diff"] < 4 * TOL  # average_grads_across_microbatches=False
 
 
 @pytest.mark.slow

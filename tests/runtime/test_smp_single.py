@@ -123,3 +123,26 @@ def test_step_with_non_split_inputs(one_process: None) -> None:
     with pytest.raises(SpecError, match="along axis 0 only") as info:
         smp.step(input_split_axes={"x": 1})
     assert info.value.field == "input_split_axes"
+
+
+def test_distributed_model_takes_smps_keyword_arguments(one_process: None) -> None:
+    """``smp.DistributedModel(model, trace_device=..., average_grads_across_microbatches=...)``
+    as SMP documents it; ``False`` sums the 4 microbatches' gradients."""
+    smp.init()
+    torch.manual_seed(0)
+    reference = nn.Linear(3, 2)
+    model = smp.DistributedModel(
+        copy.deepcopy(reference),
+        trace_device="cpu",
+        backward_passes_per_step=1,
+        average_grads_across_microbatches=False,
+    )
+    x, y = torch.randn(8, 3), torch.randn(8, 2)
+    train_step(model, x, y)
+    F.mse_loss(reference(x), y).backward()  # type: ignore[no-untyped-call]
+    for p, q in zip(model.module.parameters(), reference.parameters(), strict=True):
+        assert p.grad is not None and q.grad is not None
+        torch.testing.assert_close(p.grad, 4 * q.grad, atol=1e-5, rtol=0)
+    with pytest.raises(SpecError, match="must be 'gpu', 'cpu' or None") as info:
+        smp.DistributedModel(nn.Linear(2, 2), trace_device="tpu")
+    assert info.value.field == "trace_device"

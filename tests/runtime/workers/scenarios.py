@@ -245,7 +245,17 @@ def scenario_accumulate() -> dict[str, Any]:
         F.mse_loss(reference(bx), by).backward()  # type: ignore[no-untyped-call]
     ref_grads = dict(reference.named_parameters())
     mine = {n: p for n, p in model.module.named_parameters() if p.grad is not None}
+    reset_smp({"partitions": 2, "microbatches": 4, "pipeline": "simple"})
+    summed = smp.DistributedModel(copy.deepcopy(mlp()), average_grads_across_microbatches=False)
+    train_step(summed, x, y)
+    one_pass = mlp()
+    F.mse_loss(one_pass(x), y).backward()  # type: ignore[no-untyped-call]
+    one_grads = dict(one_pass.named_parameters())
+    owned = {n: p for n, p in summed.module.named_parameters() if p.grad is not None}
     return {
+        "sum_diff": max(
+            float((p.grad - 4 * one_grads[n].grad).abs().max()) for n, p in owned.items()
+        ),
         "n_grads": len(mine),
         "grad_diff": max(float((p.grad - ref_grads[n].grad).abs().max()) for n, p in mine.items()),
         "eval_diff": abs(float(eval_loss) - float(F.mse_loss(reference(x), y))),

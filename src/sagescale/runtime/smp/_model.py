@@ -216,10 +216,45 @@ def _use(context: _Context) -> Iterator[_Context]:
 
 
 class DistributedModel(nn.Module):
-    """Wraps the user's model; mirrors ``smp.DistributedModel``."""
+    """Wraps the user's model; mirrors ``smp.DistributedModel``. Of SMP's keyword
+    arguments, ``average_grads_across_microbatches=False`` sums the microbatches'
+    gradients instead of averaging them; the others (tracing, allreduce tuning, bucket
+    sizes) are accepted and change nothing here: gradients are averaged over the replicas
+    after each step, which gives what ``backward_passes_per_step`` accumulates too."""
 
-    def __init__(self, module: nn.Module) -> None:
+    def __init__(
+        self,
+        module: nn.Module,
+        trace_device: str | None = "gpu",
+        trace_execution_times: bool = False,
+        trace_memory_usage: bool = False,
+        overlapping_allreduce: bool = True,
+        backward_passes_per_step: int = 1,
+        average_grads_across_microbatches: bool = True,
+        bucket_cap_mb: int = 25,
+        find_unused_parameters: bool = False,
+        broadcast_buffers: bool = True,
+        gradient_as_bucket_view: bool = True,
+    ) -> None:
         super().__init__()
+        if trace_device not in ("gpu", "cpu", None):
+            raise SpecError(
+                f"DistributedModel(trace_device={trace_device!r}): must be 'gpu', 'cpu' or None",
+                field="trace_device",
+                value=trace_device,
+            )
+        if (
+            isinstance(backward_passes_per_step, bool)
+            or not isinstance(backward_passes_per_step, int)
+            or backward_passes_per_step < 1
+        ):
+            raise SpecError(
+                f"DistributedModel(backward_passes_per_step={backward_passes_per_step!r}): "
+                "must be an integer >= 1",
+                field="backward_passes_per_step",
+                value=backward_passes_per_step,
+            )
+        self.average_grads_across_microbatches = bool(average_grads_across_microbatches)
         self.mesh: Mesh = _state.require()
         self.module = module.to(self.mesh.device)
         self._sync_initial_weights()
@@ -617,7 +652,8 @@ def _run_local(
     forward = model.module if model is not None else _no_model
     results, backward = [], False
     for args, kwargs in chunks:
-        with _use(_LocalContext(forward, 1.0 / len(chunks))) as ctx:
+        average = model is None or model.average_grads_across_microbatches
+        with _use(_LocalContext(forward, 1.0 / len(chunks) if average else 1.0)) as ctx:
             results.append(_detach(fn(*args, **kwargs)))
         backward = backward or ctx.backward_called
     return results, backward
@@ -654,7 +690,7 @@ def _run_pipeline(
             results[index] = _detach(fn(*m_args, **m_kwargs))
         called[0] = called[0] or ctx.backward_called
         if ctx.loss is not None:
-            return ctx.loss / n_mb
+            return ctx.loss / n_mb if model.average_grads_across_microbatches else ctx.loss
         return _zero_like(output)
 
     schedule = model._get_schedule(loss_fn, n_mb)
