@@ -167,6 +167,21 @@ def test_aws_errors_name_the_call_and_the_job(
     )
     with pytest.raises(NotFoundError):
         backend.describe("job-8")
+    # on a create call the same words name something the request refers to: a failed call
+    # with its name and job, not a missing job
+    stub.add_client_error(
+        "describe_training_job", "ValidationException", "Requested resource not found."
+    )
+    stub.add_client_error(
+        "create_training_job",
+        "ValidationException",
+        "Could not find role arn:aws:iam::123456789012:role/missing",
+    )
+    with pytest.raises(BackendError) as created:
+        backend.submit(job, job_name="job-9")
+    assert not isinstance(created.value, NotFoundError)
+    assert created.value.call == "CreateTrainingJob" and created.value.job_name == "job-9"
+    assert "Could not find role" in str(created.value)
 
 
 def test_adaptive_retries(backend: SageMakerBackend) -> None:

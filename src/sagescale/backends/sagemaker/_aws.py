@@ -18,6 +18,9 @@ _NOT_FOUND_CODES = frozenset(
     {"ResourceNotFound", "ResourceNotFoundException", "NoSuchKey", "NoSuchBucket", "404"}
 )
 _NOT_FOUND_WORDS = ("could not find", "not found", "does not exist")
+# SageMaker answers a missing resource with ValidationException "... does not exist" on the
+# calls that read or act on one; on a Create* call the same words name an input the request
+# refers to (a warm-start parent, an image, a role): a failed create, not a missing resource
 
 
 def translate_error(exc: Exception, call: str, job_name: str | None) -> Exception:
@@ -34,7 +37,9 @@ def translate_error(exc: Exception, call: str, job_name: str | None) -> Exceptio
         message = str(error.get("Message", "")) or str(exc)
         lowered = message.lower()
         if code in _NOT_FOUND_CODES or (
-            code == "ValidationException" and any(w in lowered for w in _NOT_FOUND_WORDS)
+            not call.startswith("Create")
+            and code == "ValidationException"
+            and any(w in lowered for w in _NOT_FOUND_WORDS)
         ):
             where = f"{call} [{job_name}]" if job_name else call
             return NotFoundError(f"{where}: {message}")
