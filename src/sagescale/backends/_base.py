@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import abc
 import enum
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -25,6 +26,7 @@ __all__ = [
     "check_list_arguments",
     "check_submit_arguments",
     "check_timeout",
+    "poll_sleep",
 ]
 
 #: SageMaker's limits on one hyperparameter (``HyperParameterKey`` / ``HyperParameterValue``).
@@ -274,6 +276,14 @@ def check_timeout(timeout: object) -> float | None:
     if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout >= 0:
         raise _bad("timeout", timeout, "must be a number of seconds >= 0 (or None)")
     return float(timeout)
+
+
+def poll_sleep(interval: float, deadline: float | None) -> None:
+    """Sleep one poll ``interval``, or only until ``deadline`` (``time.monotonic()``) when
+    that comes sooner, so that a wait's timeout is kept to the poll, not overrun by it."""
+    if deadline is not None:
+        interval = min(interval, max(0.0, deadline - time.monotonic()))
+    time.sleep(interval)
 
 
 def check_destination(destination: object) -> Path:

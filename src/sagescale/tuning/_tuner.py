@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from sagescale._workspace import Workspace
 from sagescale.backends import Backend, get_backend
-from sagescale.backends._base import check_timeout
+from sagescale.backends._base import check_timeout, poll_sleep
 from sagescale.errors import BackendError, NotFoundError, SpecError, TuningError
 from sagescale.specs import (
     CompletionCriteria,
@@ -465,7 +465,7 @@ class HyperparameterTuner:
                 return desc
             if deadline is not None and time.monotonic() > deadline:
                 raise TuningError(f"tuning job {desc.name} still {desc.status} at the timeout")
-            time.sleep(self.service_poll_interval)
+            poll_sleep(self.service_poll_interval, deadline)
 
     def _cache_service_result(self, service: TuningService, desc: TuningJobDescription) -> None:
         local = self.store.get(desc.name)

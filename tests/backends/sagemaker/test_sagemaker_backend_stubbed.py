@@ -3,6 +3,7 @@ botocore's Stubber: requests and responses are still validated against the servi
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -117,6 +118,23 @@ def test_wait_times_out(backend: SageMakerBackend, stub: Stubber) -> None:
         backend.wait("job-3", timeout=0.08)
     while stub._queue:  # the test ends before every response is used
         stub._queue.popleft()
+
+
+def test_wait_never_sleeps_past_its_timeout(
+    backend: SageMakerBackend, stub: Stubber, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A poll interval longer than the timeout is cut to the deadline (was: a full poll)."""
+    for _ in range(2):
+        stub.add_response(
+            "describe_training_job", describe_response("job-4", "InProgress", "Starting", [])
+        )
+    slept: list[float] = []
+    real_sleep = time.sleep
+    monkeypatch.setattr(time, "sleep", lambda s: (slept.append(s), real_sleep(s))[1])
+    backend.poll_interval = 30.0
+    with pytest.raises(BackendError, match=r"wait \[job-4\]: timed out"):
+        backend.wait("job-4", timeout=0.2)
+    assert slept and all(0 <= s <= 0.2 for s in slept), slept
 
 
 def test_stop_a_running_job(backend: SageMakerBackend, stub: Stubber) -> None:

@@ -20,6 +20,7 @@ from sagescale.backends._base import (
     check_list_arguments,
     check_submit_arguments,
     check_timeout,
+    poll_sleep,
 )
 from sagescale.backends.sagemaker._aws import AwsContext, env_bucket, env_role
 from sagescale.backends.sagemaker._describe import from_describe, from_summary
@@ -280,7 +281,7 @@ class SageMakerBackend(TuningMixin, Backend):
                     call="wait",
                     job_name=job_name,
                 )
-            time.sleep(self.poll_interval)
+            poll_sleep(self.poll_interval, deadline)
         if raise_on_failure and description.status in _FAILED:
             raise JobFailedError(job_name, str(description.status), description.failure_reason)
         return description

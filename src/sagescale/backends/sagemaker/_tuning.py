@@ -309,7 +309,7 @@ class TuningMixin(TuningService):
     def wait_tuning_job(self, name: str, *, timeout: float | None = None) -> TuningJobDescription:
         """Poll until the tuning job is terminal (``describe_tuning_job`` then associates its
         training jobs with the experiment it was created with, once)."""
-        from sagescale.backends._base import check_timeout
+        from sagescale.backends._base import check_timeout, poll_sleep
 
         timeout = check_timeout(timeout)
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -323,7 +323,7 @@ class TuningMixin(TuningService):
                     call="wait_tuning_job",
                     job_name=name,
                 )
-            time.sleep(self.poll_interval)
+            poll_sleep(self.poll_interval, deadline)
         return description
 
     # ---- experiments -------------------------------------------------------------------
