@@ -38,6 +38,7 @@ def two(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[dict[str, An
         "interleaved",
         "manual",
         "smp_ddp",
+        "smp_ddp_buffers",
         "tensor_parallel",
         "checkpoint",
         "accumulate",
@@ -161,13 +162,41 @@ def test_fp16_pipeline_steps_and_skips_on_every_stage(
         assert r["scale"] == 2.0**15  # both stages halved the scale once
 
 
+@pytest.fixture(scope="module")
+def four(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[dict[str, Any]]]:
+    return _launch(tmp_path_factory.mktemp("four"), 4, ["hybrid", "hybrid_buffers"])
+
+
 @pytest.mark.slow
-def test_hybrid_two_by_two_on_four_processes(tmp_path: Path) -> None:
+def test_hybrid_two_by_two_on_four_processes(four: dict[str, list[dict[str, Any]]]) -> None:
     """2-way data parallel x 2-way pipeline: equal to one process on the whole batch."""
-    ranks = _launch(tmp_path, 4, ["hybrid"])["hybrid"]
+    ranks = four["hybrid"]
     assert [(r["dp_rank"], r["pp_rank"]) for r in ranks] == [(0, 0), (0, 1), (1, 0), (1, 1)]
     for r in ranks:
         assert r["loss_diff"] < TOL and r["grad_diff"] < TOL and r["param_diff"] < TOL
+
+
+def _check_buffers(ranks: list[dict[str, Any]], per_stage_keys: int) -> None:
+    for r in ranks:
+        assert r["rdp_size"] == 2
+        for case in ("default", "off"):
+            assert r[case]["keys"] == per_stage_keys and r[case]["moved"]
+        assert r["default"]["spread"] == 0.0  # running stats equal across replicas
+        assert r["off"]["spread"] > 1e-3  # each replica kept its own data's statistics
+
+
+@pytest.mark.slow
+def test_hybrid_broadcasts_buffers_across_replicas(four: dict[str, list[dict[str, Any]]]) -> None:
+    """BatchNorm fed different data per replica: broadcast_buffers (the default) keeps the
+    running statistics of each stage equal across replicas; False leaves them apart."""
+    ranks = four["hybrid_buffers"]
+    assert [r["pp_rank"] for r in ranks] == [0, 1, 0, 1]
+    _check_buffers(ranks, per_stage_keys=4)  # 2 BatchNorm blocks x (mean, var) per stage
+
+
+@pytest.mark.slow
+def test_smp_data_parallel_broadcasts_buffers(two: dict[str, list[dict[str, Any]]]) -> None:
+    _check_buffers(two["smp_ddp_buffers"], per_stage_keys=8)
 
 
 # -- the seed scripts ------------------------------------------------------------------

@@ -162,6 +162,53 @@ def scenario_smp_ddp() -> dict[str, Any]:
     return _pipeline({"partitions": 1, "microbatches": 2, "ddp": True})
 
 
+def bn_mlp(blocks: int = 4, width: int = 8) -> nn.Sequential:
+    torch.manual_seed(0)
+    return nn.Sequential(
+        *[
+            nn.Sequential(nn.Linear(width, width), nn.BatchNorm1d(width), nn.Tanh())
+            for _ in range(blocks)
+        ]
+    )
+
+
+def _buffer_spread(config: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """BatchNorm blocks, each replica fed its own data for 3 steps: the largest difference
+    between this process's buffers and those of the other replicas of its partition."""
+    reset_smp(config)
+    model = smp.DistributedModel(bn_mlp(), **kwargs)
+    opt = smp.DistributedOptimizer(torch.optim.SGD(model.parameters(), lr=0.1))
+    dp, dp_rank = smp.rdp_size(), smp.rdp_rank()
+    for x, y in batches(3, 8 * dp):
+        opt.zero_grad()
+        train_step(model, x.chunk(dp)[dp_rank] * (1 + dp_rank), y.chunk(dp)[dp_rank])
+        opt.step()
+    mine = {k: v for k, v in model.local_state_dict().items() if "running" in k}
+    replicas = smp.allgather(mine, smp.CommGroup.RDP_GROUP)
+    return {
+        "keys": len(mine),
+        "moved": min(float(v.abs().max()) for k, v in mine.items() if "mean" in k) > 0,
+        "spread": max(max_diff(mine, other) for other in replicas),
+    }
+
+
+def _buffers(config: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "default": _buffer_spread(config),
+        "off": _buffer_spread(config, broadcast_buffers=False),
+        "rdp_size": smp.rdp_size(),
+        "pp_rank": smp.pp_rank(),
+    }
+
+
+def scenario_hybrid_buffers() -> dict[str, Any]:
+    return _buffers({"partitions": 2, "microbatches": 2, "pipeline": "simple", "ddp": True})
+
+
+def scenario_smp_ddp_buffers() -> dict[str, Any]:
+    return _buffers({"partitions": 1, "microbatches": 2, "ddp": True})
+
+
 def scenario_manual() -> dict[str, Any]:
     config = {
         "partitions": 2,

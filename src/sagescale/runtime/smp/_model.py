@@ -9,7 +9,8 @@ blocks, else 1F1B). The user function runs on the last stage, where ``model(...)
 the pipeline's output for the microbatch; its return values reach every stage.
 
 Gradients are the mean over microbatches (equal to one pass over the whole batch) and,
-with ``ddp: true``, over data-parallel replicas.
+with ``ddp: true``, over data-parallel replicas; after each step the replicas take the
+first replica's buffers (``broadcast_buffers=True``, SMP's and DDP's default).
 """
 
 from __future__ import annotations
@@ -220,7 +221,11 @@ class DistributedModel(nn.Module):
     arguments, ``average_grads_across_microbatches=False`` sums the microbatches'
     gradients instead of averaging them; the others (tracing, allreduce tuning, bucket
     sizes) are accepted and change nothing here: gradients are averaged over the replicas
-    after each step, which gives what ``backward_passes_per_step`` accumulates too."""
+    after each step, which gives what ``backward_passes_per_step`` accumulates too.
+    ``broadcast_buffers=True`` (the default) copies the first data-parallel replica's
+    buffers (e.g. BatchNorm running statistics) to the other replicas after each step, so
+    every forward sees the buffers DDP's broadcast before it would give; ``False`` lets each
+    replica keep its own."""
 
     def __init__(
         self,
@@ -255,6 +260,7 @@ class DistributedModel(nn.Module):
                 value=backward_passes_per_step,
             )
         self.average_grads_across_microbatches = bool(average_grads_across_microbatches)
+        self.broadcast_buffers = bool(broadcast_buffers)
         self.mesh: Mesh = _state.require()
         self.module = module.to(self.mesh.device)
         self._sync_initial_weights()
@@ -299,6 +305,13 @@ class DistributedModel(nn.Module):
         for owned in self._owned:
             for p in owned.parameters():
                 seen.setdefault(id(p), p)
+        return list(seen.values())
+
+    def local_buffers(self) -> list[torch.Tensor]:
+        seen: dict[int, torch.Tensor] = {}
+        for owned in self._owned:
+            for b in owned.buffers():
+                seen.setdefault(id(b), b)
         return list(seen.values())
 
     def _local_keys(self) -> set[str]:
@@ -571,8 +584,11 @@ def _make_step(fn: _F, *, non_split: frozenset[str]) -> _F:
             results, backward = _run_local(fn, model, chunks, n_mb)
         else:
             results, backward = _run_pipeline(fn, model, args, kwargs, chunks, n_mb)
-        if backward and model is not None and mesh.rdp_size > 1:
-            _average_gradients(model, mesh)
+        if model is not None and mesh.rdp_size > 1:
+            if backward:
+                _average_gradients(model, mesh)
+            if model.broadcast_buffers:
+                _broadcast_buffers(model, mesh)
         return _collect(results)
 
     return wrapper  # type: ignore[return-value]
@@ -771,3 +787,13 @@ def _average_gradients(model: DistributedModel, mesh: Mesh) -> None:
         grad = p.grad.to_local() if hasattr(p.grad, "to_local") else p.grad
         _dist.all_reduce(grad, group=group)
         grad.div_(mesh.rdp_size)
+
+
+def _broadcast_buffers(model: DistributedModel, mesh: Mesh) -> None:
+    """This process's buffers from the first process of its data-parallel replica group."""
+    group = mesh.group(CommGroup.RDP_GROUP)
+    src = mesh.group_ranks(CommGroup.RDP_GROUP)[0]
+    with torch.no_grad():
+        for b in model.local_buffers():
+            local = b.to_local() if hasattr(b, "to_local") else b
+            _dist.broadcast(local, src=src, group=group)
