@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -19,7 +21,7 @@ from sagescale.specs import (
 )
 from sagescale.tuning import HyperparameterTuner
 
-from ._fakes import ThreadBackend
+from ._fakes import JobContext, ThreadBackend
 
 Make = Callable[..., HyperparameterTuner]
 X = {"x": ContinuousParameter(min_value=0.0, max_value=1.0)}
@@ -551,3 +553,55 @@ def test_analytics_dataframe_takes_sagemakers_force_refresh(make_tuner: Make) ->
     fresh = analytics.dataframe(force_refresh=True)
     assert list(fresh["TrainingJobName"]) == [j.job_name for j in tuner.training_jobs()]
     assert analytics.dataframe(True).equals(analytics.dataframe())
+
+
+def test_jobs_a_user_stop_ends_are_not_early_stopped(
+    make_tuner: Make, backend: ThreadBackend
+) -> None:
+    """Early stopping Auto, the user stops the tuning job: its running job ends Stopped but
+    is not early-stopped, even when a point it reports while stopping is one the median rule
+    would stop (three earlier jobs at 0.0, then 100.0 at epoch 3)."""
+    release = threading.Event()
+    calls = []
+
+    def run(ctx: JobContext) -> None:
+        calls.append(ctx)
+        slow = len(calls) == 4
+        for _ in range(2 if slow else 5):
+            ctx.log("score", 0.0)
+        if not slow:
+            return
+        ctx.stop_event.wait(60)
+        ctx.log("score", 100.0)  # a last evaluation while stopping
+        release.wait(60)
+
+    backend.functions["slow.py"] = run
+    tuner = make_tuner(
+        entry_point="slow.py",
+        strategy="Random",
+        hyperparameter_ranges=X,
+        objective_type="Minimize",
+        max_jobs=4,
+        max_parallel_jobs=1,
+        early_stopping_type="Auto",
+        random_seed=0,
+    )
+    tuner.fit(wait=False)
+
+    def slow_job_curve() -> dict[int, float]:
+        jobs = tuner.training_jobs()
+        return dict(jobs[3].curve) if len(jobs) == 4 else {}
+
+    deadline = time.monotonic() + 60
+    while len(slow_job_curve()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    tuner.stop()
+    while len(slow_job_curve()) < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    release.set()
+    desc = tuner.wait(timeout=60)
+    jobs = tuner.training_jobs()
+    assert desc.status == "Stopped"
+    assert [j.status for j in jobs] == ["Completed"] * 3 + ["Stopped"]
+    assert jobs[3].curve == {1: 0.0, 2: 0.0, 3: 100.0}  # the runner saw the last point
+    assert not any(j.early_stopped for j in jobs)

@@ -123,6 +123,7 @@ class TuningRunner:
         self.running: dict[str, _Running] = {}
         self.finished: list[float] = []
         self.failed = 0
+        self._ending = False  # stopping every running job: none of them is early-stopped
 
     # ---- public ------------------------------------------------------------------------
     def request_stop(self) -> None:
@@ -296,7 +297,7 @@ class TuningRunner:
         if curve != summary.curve:
             summary.curve = curve
             stop = self.searcher.report(item.suggestion, curve)
-            if stop and not desc.done and not summary.early_stopped:
+            if stop and not desc.done and not summary.early_stopped and not self._ending:
                 summary.early_stopped = True
                 self.backend.stop(summary.job_name)
             if not desc.done:
@@ -349,6 +350,10 @@ class TuningRunner:
         return desc.final_metrics.get(self._objective_name(summary.definition_name))
 
     def _stop_all(self, *, early: bool) -> None:
+        # the tuning job is ending (stopped by the user, a criterion, the failure limit): its
+        # running jobs end Stopped, but the rule did not stop them, even if a point they
+        # report while stopping is one it would have stopped
+        self._ending = True
         for job_name, item in list(self.running.items()):
             item.summary.early_stopped = item.summary.early_stopped or early
             self.backend.stop(job_name)

@@ -11,7 +11,7 @@ from typing import Any
 
 import boto3
 import pytest
-from botocore.stub import Stubber
+from botocore.stub import ANY, Stubber
 
 from sagescale.backends.sagemaker import SageMakerBackend, trial_component_name
 from sagescale.errors import BackendError, NotFoundError, SpecError
@@ -227,7 +227,91 @@ def test_stop_tuning_job(backend: SageMakerBackend, spec: TuningJob, tuning_name
         stub.add_response(
             "stop_hyper_parameter_tuning_job", {}, {"HyperParameterTuningJobName": tuning_name}
         )
+        stub.add_response(
+            "add_tags",
+            {},
+            {"ResourceArn": running["HyperParameterTuningJobArn"], "Tags": ANY},
+        )
         backend.stop_tuning_job(tuning_name)
+        stub.assert_no_pending_responses()
+
+
+def _stopped_jobs(stop_at: datetime) -> dict[str, Any]:
+    tuned = {"lr": "0.01", "layers": "2", "optimizer": '"adam"'}
+    ended = {"TrainingJobStatus": "Stopped", "TrainingStartTime": T0}
+    return {
+        "TrainingJobSummaries": [
+            # early-stopped by the median rule before the user stopped the tuning job
+            _summary("j-1", 1, tuned, **ended, TrainingEndTime=stop_at - timedelta(seconds=5)),
+            # stopped by the user's stop (ended at or after the request, or not yet ended)
+            _summary("j-2", 2, tuned, **ended, TrainingEndTime=stop_at),
+            _summary("j-3", 3, tuned, **ended, TrainingEndTime=stop_at + timedelta(minutes=1)),
+            _summary("j-4", 4, tuned, TrainingJobStatus="Stopped"),
+            _summary("j-5", 5, tuned),
+        ]
+    }
+
+
+def test_jobs_the_user_stopped_are_not_early_stopped(
+    backend: SageMakerBackend, spec: TuningJob, tuning_name: str, moto_endpoint: str
+) -> None:
+    """Early stopping Auto: a Stopped training job is early-stopped only if it ended before
+    the user asked the tuning job to stop (recorded by stop_tuning_job, in this process or,
+    from another, in a tag; while the job is Stopping, its LastModifiedTime)."""
+    backend.create_tuning_job(spec, tuning_name)
+    base = backend._describe_raw(tuning_name)
+    base.pop("ResponseMetadata")
+    base = {k: v for k, v in base.items() if v is not None}
+    arn = base["HyperParameterTuningJobArn"]
+    running = {**base, "HyperParameterTuningJobStatus": "InProgress"}
+    stopped = {**base, "HyperParameterTuningJobStatus": "Stopped"}
+    listing = "list_training_jobs_for_hyper_parameter_tuning_job"
+    tags: list[dict[str, str]] = []
+    with Stubber(backend.aws.client("sagemaker")) as stub:
+        stub.add_response("describe_hyper_parameter_tuning_job", running)
+        stub.add_response("stop_hyper_parameter_tuning_job", {})
+        stub.add_response("add_tags", {}, {"ResourceArn": arn, "Tags": ANY})
+        backend.stop_tuning_job(tuning_name)
+        stop_at = backend._stop_requested[tuning_name]
+        stub.add_response(listing, _stopped_jobs(stop_at))
+        stub.add_response("describe_hyper_parameter_tuning_job", stopped)
+        jobs = backend.list_training_jobs_for_tuning_job(tuning_name)
+        stub.assert_no_pending_responses()
+    assert [j.early_stopped for j in jobs] == [True, False, False, False, False]
+
+    # another process reads the stop request from the tag stop_tuning_job wrote
+    tags = [{"Key": "sagescale:stop-requested-at", "Value": stop_at.isoformat()}]
+    other = SageMakerBackend(role=ROLE, region="us-east-1", endpoint_url=moto_endpoint)
+    with Stubber(other.aws.client("sagemaker")) as stub:
+        stub.add_response("describe_hyper_parameter_tuning_job", base)  # rebuilds the spec
+        stub.add_response(listing, _stopped_jobs(stop_at))
+        stub.add_response("describe_hyper_parameter_tuning_job", stopped)
+        stub.add_response("list_tags", {"Tags": tags}, {"ResourceArn": arn})
+        jobs = other.list_training_jobs_for_tuning_job(tuning_name)
+        assert [j.early_stopped for j in jobs] == [True, False, False, False, False]
+        stub.assert_no_pending_responses()
+
+    # stopped outside sagescale: Stopping's LastModifiedTime is the request; once Stopped,
+    # the request time is unknown and no Stopped job counts as early-stopped
+    third = SageMakerBackend(role=ROLE, region="us-east-1", endpoint_url=moto_endpoint)
+    stopping = {**base, "HyperParameterTuningJobStatus": "Stopping", "LastModifiedTime": stop_at}
+    with Stubber(third.aws.client("sagemaker")) as stub:
+        stub.add_response("describe_hyper_parameter_tuning_job", base)
+        for status in (stopping, stopped):
+            stub.add_response(listing, _stopped_jobs(stop_at))
+            stub.add_response("describe_hyper_parameter_tuning_job", status)
+            stub.add_response("list_tags", {"Tags": []}, {"ResourceArn": arn})
+        jobs = third.list_training_jobs_for_tuning_job(tuning_name)
+        assert [j.early_stopped for j in jobs] == [True, False, False, False, False]
+        jobs = third.list_training_jobs_for_tuning_job(tuning_name)
+        assert not any(j.early_stopped for j in jobs)
+        stub.assert_no_pending_responses()
+    # a tuning job that was not stopped: every Stopped job is early-stopped (Auto)
+    with Stubber(third.aws.client("sagemaker")) as stub:
+        stub.add_response(listing, _stopped_jobs(stop_at))
+        stub.add_response("describe_hyper_parameter_tuning_job", base)
+        jobs = third.list_training_jobs_for_tuning_job(tuning_name)
+        assert [j.early_stopped for j in jobs] == [True, True, True, True, False]
         stub.assert_no_pending_responses()
 
 

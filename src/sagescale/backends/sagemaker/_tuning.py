@@ -37,6 +37,7 @@ __all__ = ["EXPERIMENT_TAG", "TRIAL_TAG", "TuningMixin", "trial_component_name"]
 EXPERIMENT_TAG = "sagescale:experiment"
 TRIAL_TAG = "sagescale:trial"
 CREATED_BY_TAG = "sagescale:created-by"
+STOP_REQUESTED_TAG = "sagescale:stop-requested-at"
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
@@ -79,6 +80,7 @@ class TuningMixin(TuningService):
         self._associated: dict[str, set[str]] = {}
         self._tuning_experiments: dict[str, ExperimentConfig | None] = {}
         self._finished: set[str] = set()
+        self._stop_requested: dict[str, datetime] = {}
 
     # ---- create ------------------------------------------------------------------------
     def _tuning_role(self, spec: TuningJob) -> str | None:
@@ -239,7 +241,43 @@ class TuningMixin(TuningService):
         """The name of the best training job so far (``None`` before the first objective)."""
         return self.describe_tuning_job(name).best_training_job
 
-    def _summary(self, spec: TuningJob, raw: dict[str, Any], position: int) -> TrainingJobSummary:
+    def _stop_requested_at(self, name: str, raw: dict[str, Any]) -> datetime | None:
+        """When the user asked tuning job ``name`` (described as ``raw``) to stop: recorded by
+        :meth:`stop_tuning_job` (in this process, else its tag), else, while it is still
+        ``Stopping``, the time of that status change. ``None`` when unknown."""
+        with self._tuning_lock:
+            known = self._stop_requested.get(name)
+        if known is not None:
+            return known
+        arn = raw.get("HyperParameterTuningJobArn")
+        if arn:
+            try:
+                tags = self.aws.pages("sagemaker", "ListTags", "Tags", name, ResourceArn=arn)
+            except BackendError as exc:
+                _log.warning("tuning job %s: reading its tags failed: %s", name, exc)
+                tags = []
+            for tag in tags:
+                if tag["Key"] == STOP_REQUESTED_TAG:
+                    try:
+                        at = datetime.fromisoformat(tag["Value"])
+                    except ValueError:
+                        break
+                    with self._tuning_lock:
+                        self._stop_requested[name] = at
+                    return at
+        if raw["HyperParameterTuningJobStatus"] == "Stopping":
+            modified = raw.get("LastModifiedTime")
+            return modified if isinstance(modified, datetime) else None
+        return None
+
+    def _summary(
+        self,
+        spec: TuningJob,
+        raw: dict[str, Any],
+        position: int,
+        *,
+        user_stop: tuple[datetime | None] | None = None,
+    ) -> TrainingJobSummary:
         definition = raw.get("TrainingJobDefinitionName") if spec.training_jobs else None
         ranges = spec.ranges_by_definition().get(definition, {})
         tuned = {
@@ -248,6 +286,13 @@ class TuningMixin(TuningService):
         }
         objective = raw.get("FinalHyperParameterTuningJobObjectiveMetric") or {}
         status = str(raw["TrainingJobStatus"])
+        end_time = raw.get("TrainingEndTime")
+        early_stopped = status == "Stopped" and spec.early_stopping_type == "Auto"
+        if early_stopped and user_stop is not None:
+            # the user stopped the tuning job: a job that ended at or after that request (or
+            # whose end is unknown, or when the request time is unknown) was stopped by it
+            stop_at = user_stop[0]
+            early_stopped = stop_at is not None and end_time is not None and end_time < stop_at
         return TrainingJobSummary(
             job_name=str(raw["TrainingJobName"]),
             status=status,
@@ -256,9 +301,9 @@ class TuningMixin(TuningService):
             final_objective=float(objective["Value"]) if "Value" in objective else None,
             objective_status=str(raw.get("ObjectiveStatus", "Pending")),
             start_time=raw.get("TrainingStartTime"),
-            end_time=raw.get("TrainingEndTime"),
+            end_time=end_time,
             failure_reason=raw.get("FailureReason") or None,
-            early_stopped=status == "Stopped" and spec.early_stopping_type == "Auto",
+            early_stopped=early_stopped,
             position=position,
         )
 
@@ -275,7 +320,14 @@ class TuningMixin(TuningService):
             SortOrder="Ascending",
         )
         items.sort(key=lambda item: item.get("CreationTime") or _EPOCH)
-        return [self._summary(spec, item, i) for i, item in enumerate(items)]
+        user_stop: tuple[datetime | None] | None = None
+        if spec.early_stopping_type == "Auto" and any(
+            item.get("TrainingJobStatus") == "Stopped" for item in items
+        ):
+            raw = self._describe_raw(name)
+            if raw["HyperParameterTuningJobStatus"] in ("Stopping", "Stopped"):
+                user_stop = (self._stop_requested_at(name, raw),)
+        return [self._summary(spec, item, i, user_stop=user_stop) for i, item in enumerate(items)]
 
     def tuning_analytics(self, name: str) -> TuningJobAnalytics:
         """The same analytics object local tuning gives (``dataframe()``, ``curves()``)."""
@@ -297,6 +349,7 @@ class TuningMixin(TuningService):
         raw = self._describe_raw(name)
         if raw["HyperParameterTuningJobStatus"] in (*TUNING_TERMINAL_STATUSES, "Stopping"):
             return
+        requested = datetime.now(timezone.utc)
         try:
             self.aws.call(
                 "sagemaker", "StopHyperParameterTuningJob", name, HyperParameterTuningJobName=name
@@ -305,6 +358,20 @@ class TuningMixin(TuningService):
             status = self._describe_raw(name)["HyperParameterTuningJobStatus"]
             if status not in (*TUNING_TERMINAL_STATUSES, "Stopping"):
                 raise
+            return
+        # when the stop was asked for, so that jobs it stops are not counted early-stopped
+        with self._tuning_lock:
+            self._stop_requested[name] = requested
+        try:
+            self.aws.call(
+                "sagemaker",
+                "AddTags",
+                name,
+                ResourceArn=raw["HyperParameterTuningJobArn"],
+                Tags=[{"Key": STOP_REQUESTED_TAG, "Value": requested.isoformat()}],
+            )
+        except BackendError as exc:  # the record is best-effort; the stop has happened
+            _log.warning("tuning job %s: tagging its stop request failed: %s", name, exc)
 
     def wait_tuning_job(self, name: str, *, timeout: float | None = None) -> TuningJobDescription:
         """Poll until the tuning job is terminal (``describe_tuning_job`` then associates its
