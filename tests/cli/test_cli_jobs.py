@@ -53,7 +53,10 @@ def test_train_then_jobs_commands(spec: Path, capsys: pytest.CaptureFixture[str]
     assert described["final_metrics"] == {"loss": 0.25}
 
     assert main(["jobs", "logs", "cli-ok"]) == 0
-    assert "loss=0.25" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    # the log as the job printed it: it ends with its last line and one newline
+    assert out.endswith("[algo-1] training with ['--epochs', '2']\n[algo-1] loss=0.25\n")
+    assert not out.endswith("\n\n")
 
     # a job that has ended is not 'stopping': the command says so and leaves it as it is
     assert main(["jobs", "stop", "cli-ok"]) == 0

@@ -95,7 +95,7 @@ def train(
         )
         return EXIT_INTERRUPTED
     if logs:
-        console.print(runner.logs(name), markup=False, highlight=False)
+        _print_log(runner.logs(name))
     _print_description(desc)
     return 0 if desc.status.value == "Completed" else EXIT_FAILED
 
@@ -161,10 +161,18 @@ def describe(name: NameArg, backend: BackendOption = None, as_json: JsonOption =
         _print_description(desc)
 
 
+def _print_log(text: str) -> None:
+    """A job's log as it is (no rich rendering, tabs kept), ending with one newline."""
+    if not text:
+        return
+    console.file.write(text if text.endswith("\n") else text + "\n")
+    console.file.flush()
+
+
 @jobs_app.command("logs")
 def logs(name: NameArg, backend: BackendOption = None) -> None:
     """Everything the job printed."""
-    console.print(backend_from_options(backend).logs(name), markup=False, highlight=False)
+    _print_log(backend_from_options(backend).logs(name))
 
 
 @jobs_app.command("stop")
