@@ -101,19 +101,18 @@ def _training(name: str) -> bool:
         return False
 
 
-def test_ctrl_c_while_train_waits_leaves_the_job_running_and_says_how_to_stop_it(
-    tmp_path: Path, workspace: Path
-) -> None:
-    spec = tmp_path / "job.yaml"
-    spec.write_text(yaml.safe_dump(_job(tmp_path, environment={"EPOCHS": "600"})))
+def _interrupt(args: list[str], condition: object, what: str) -> str:
+    """Run ``sagescale *args``, send SIGINT once ``condition()`` holds; its stderr. The
+    command must exit 130 without a traceback."""
     proc = subprocess.Popen(
-        [SAGESCALE, "train", str(spec), "--job-name", "int-train"],
+        [SAGESCALE, *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        env={**os.environ, "COLUMNS": "200"},
     )
     try:
-        _until(lambda: _training("int-train"), "the job to train")
+        _until(condition, what)
         proc.send_signal(signal.SIGINT)
         _out, err = proc.communicate(timeout=DEADLINE)
     finally:
@@ -121,6 +120,19 @@ def test_ctrl_c_while_train_waits_leaves_the_job_running_and_says_how_to_stop_it
             proc.kill()
     assert proc.returncode == 130
     assert "Traceback" not in err
+    return err
+
+
+def test_ctrl_c_while_train_waits_leaves_the_job_running_and_says_how_to_stop_it(
+    tmp_path: Path, workspace: Path
+) -> None:
+    spec = tmp_path / "job.yaml"
+    spec.write_text(yaml.safe_dump(_job(tmp_path, environment={"EPOCHS": "600"})))
+    err = _interrupt(
+        ["train", str(spec), "--job-name", "int-train"],
+        lambda: _training("int-train"),
+        "the job to train",
+    )
     assert "int-train keeps running" in err and "sagescale jobs stop int-train" in err
 
     backend = get_backend("local")
@@ -135,25 +147,11 @@ def test_ctrl_c_while_tune_waits_leaves_a_resumable_tuning_job(
     tmp_path: Path, workspace: Path
 ) -> None:
     spec = _tuning_spec(tmp_path, max_jobs=2, environment={"EPOCHS": "4", "PAUSE": "0.5"})
-    proc = subprocess.Popen(
-        [SAGESCALE, "tune", str(spec), "--job-name", "int-tune"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "COLUMNS": "200"},
+    err = _interrupt(
+        ["tune", str(spec), "--job-name", "int-tune"],
+        lambda: any(_training(j.job_name) for j in _jobs("int-tune")),
+        "a training job of the tuning job to train",
     )
-    try:
-        _until(
-            lambda: any(_training(j.job_name) for j in _jobs("int-tune")),
-            "a training job of the tuning job to train",
-        )
-        proc.send_signal(signal.SIGINT)
-        _out, err = proc.communicate(timeout=DEADLINE)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 130
-    assert "Traceback" not in err
     assert "sagescale tune --resume int-tune" in err
     assert HyperparameterTuner.attach("int-tune").describe().status == "InProgress"
 

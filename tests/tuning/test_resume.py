@@ -40,6 +40,25 @@ class CrashingBackend(ThreadBackend):
         return super().describe(job_name)
 
 
+def crashed_tuner(
+    backend: CrashingBackend, entry_point: str, *, crash_after: int, max_jobs: int = 3
+) -> HyperparameterTuner:
+    """A Random tuning job over X whose orchestrator dies at submit number ``crash_after``."""
+    backend.crash_after = crash_after
+    tuner = HyperparameterTuner(
+        TrainingJob(entry_point=entry_point, framework="pytorch"),
+        objective_metric_name="score",
+        hyperparameter_ranges=X,
+        strategy="Random",
+        max_jobs=max_jobs,
+        backend=backend,
+    )
+    tuner.poll_interval = 0.005
+    with pytest.raises(OrchestratorDied):
+        tuner.fit()
+    return tuner
+
+
 def test_kill_and_resume_never_reruns_finished_jobs(workspace: Path) -> None:
     backend = CrashingBackend({"quad.py": curve_job(quadratic)})
     backend.crash_after = 4
@@ -194,18 +213,7 @@ def test_a_second_orchestrator_cannot_resume_a_driven_tuning_job(workspace: Path
 
 def test_a_lock_held_by_another_process_blocks_resume_until_it_dies(workspace: Path) -> None:
     backend = CrashingBackend({"quad.py": curve_job(quadratic)})
-    backend.crash_after = 1
-    tuner = HyperparameterTuner(
-        TrainingJob(entry_point="quad.py", framework="pytorch"),
-        objective_metric_name="score",
-        hyperparameter_ranges=X,
-        strategy="Random",
-        max_jobs=3,
-        backend=backend,
-    )
-    tuner.poll_interval = 0.005
-    with pytest.raises(OrchestratorDied):
-        tuner.fit()
+    tuner = crashed_tuner(backend, "quad.py", crash_after=1)
     name = tuner.latest_tuning_job
     assert name is not None and len(backend.submitted) == 1
     backend.crash_after = None
@@ -342,18 +350,7 @@ def test_stop_after_the_orchestrator_died_stops_the_running_jobs(workspace: Path
         ctx.log("score", 1.0)
 
     backend = CrashingBackend({"slow.py": slow})
-    backend.crash_after = 1
-    tuner = HyperparameterTuner(
-        TrainingJob(entry_point="slow.py", framework="pytorch"),
-        objective_metric_name="score",
-        hyperparameter_ranges=X,
-        strategy="Random",
-        max_jobs=3,
-        backend=backend,
-    )
-    tuner.poll_interval = 0.005
-    with pytest.raises(OrchestratorDied):
-        tuner.fit()
+    tuner = crashed_tuner(backend, "slow.py", crash_after=1)
     name = tuner.latest_tuning_job
     assert name is not None
     (running,) = backend.submitted
