@@ -45,6 +45,7 @@ def two(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[dict[str, An
         "tied",
         "too_few_blocks",
         "fp16_pipeline",
+        "shapes",
     ]
     return _launch(tmp_path_factory.mktemp("two"), 2, names)
 
@@ -137,6 +138,15 @@ def test_pipeline_gradients_accumulate_over_steps(two: dict[str, list[dict[str, 
 
 
 @pytest.mark.slow
+def test_pipeline_follows_the_batch_size(two: dict[str, list[dict[str, Any]]]) -> None:
+    """A smaller last batch and an evaluation batch of another size each get their own
+    stages; losses, parameters and BatchNorm statistics stay equal to one process."""
+    for r in two["shapes"]:
+        assert r["loss_diff"] < TOL and r["eval_diff"] < TOL and r["state_diff"] < TOL
+        assert r["shapes"] == 3  # microbatches of 4, 2 and 3 samples
+
+
+@pytest.mark.slow
 def test_pipeline_state_dict_keeps_tied_weights(two: dict[str, list[dict[str, Any]]]) -> None:
     for r in two["tied"]:
         assert r["keys"] == r["ref_keys"]
@@ -181,6 +191,9 @@ def _check_buffers(ranks: list[dict[str, Any]], per_stage_keys: int) -> None:
         assert r["rdp_size"] == 2
         for case in ("default", "off"):
             assert r[case]["keys"] == per_stage_keys and r[case]["moved"]
+            # 3 steps x 2 microbatches, no more: neither the partition probe nor the
+            # pipeline's set-up runs a block outside the steps
+            assert r[case]["tracked"] == [6]
         assert r["default"]["spread"] == 0.0  # running stats equal across replicas
         assert r["off"]["spread"] > 1e-3  # each replica kept its own data's statistics
 

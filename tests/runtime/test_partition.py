@@ -10,6 +10,7 @@ from sagescale.errors import SpecError
 from sagescale.runtime.smp._partition import (
     balanced_split,
     block_costs,
+    block_outputs,
     manual_split,
     ordered_blocks,
 )
@@ -132,3 +133,31 @@ def test_letter_placement_strategies_follow_smps_tables() -> None:
     tdp = _layout(12, pp=3, tp=2, rdp=2, strategy="TDP")
     assert _coordinates(tdp)[:4] == [(0, 0, 0), (0, 1, 0), (0, 2, 0), (1, 0, 0)]
     assert sorted(tdp.flatten().tolist()) == list(range(12))
+
+
+def test_probes_leave_buffers_and_random_state_unchanged() -> None:
+    """block_costs and block_outputs run the blocks; BatchNorm statistics, their counter
+    and the random generator are as before."""
+    torch.manual_seed(0)
+    blocks = [nn.Linear(4, 4), nn.BatchNorm1d(4), nn.Dropout(0.5), nn.Linear(4, 2)]
+    before = {k: v.clone() for k, v in blocks[1].state_dict().items()}
+    sample = torch.randn(8, 4) * 3 + 1
+    state = torch.random.get_rng_state()
+    block_costs(blocks, sample, memory_weight=0.5)
+    outputs = block_outputs(blocks, sample)
+    assert torch.equal(torch.random.get_rng_state(), state)
+    for key, value in blocks[1].state_dict().items():
+        assert torch.equal(value, before[key]), key
+    assert [tuple(o.shape) for o in outputs] == [(8, 4), (8, 4), (8, 4), (8, 2)]  # type: ignore[attr-defined]
+
+
+def test_block_outputs_require_grad_as_in_training() -> None:
+    """An output requires grad when the block's input or parameters do: a frozen first
+    block on plain data gives an output that needs no gradient; the next one does."""
+    frozen, trained = nn.Linear(4, 4), nn.Linear(4, 4)
+    frozen.requires_grad_(False)
+    outputs = block_outputs([frozen, nn.ReLU(), trained, nn.ReLU()], torch.ones(2, 4))
+    assert [o.requires_grad for o in outputs] == [False, False, True, True]  # type: ignore[attr-defined]
+    assert all(o.grad_fn is None for o in outputs)  # type: ignore[attr-defined]
+    ints = block_outputs([nn.Identity()], torch.ones(2, dtype=torch.long))
+    assert not ints[0].requires_grad  # type: ignore[attr-defined]

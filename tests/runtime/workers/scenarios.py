@@ -183,10 +183,12 @@ def _buffer_spread(config: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
         opt.zero_grad()
         train_step(model, x.chunk(dp)[dp_rank] * (1 + dp_rank), y.chunk(dp)[dp_rank])
         opt.step()
-    mine = {k: v for k, v in model.local_state_dict().items() if "running" in k}
+    local = model.local_state_dict()
+    mine = {k: v for k, v in local.items() if "running" in k}
     replicas = smp.allgather(mine, smp.CommGroup.RDP_GROUP)
     return {
         "keys": len(mine),
+        "tracked": sorted({int(v) for k, v in local.items() if "num_batches_tracked" in k}),
         "moved": min(float(v.abs().max()) for k, v in mine.items() if "mean" in k) > 0,
         "spread": max(max_diff(mine, other) for other in replicas),
     }
@@ -306,6 +308,41 @@ def scenario_accumulate() -> dict[str, Any]:
         "n_grads": len(mine),
         "grad_diff": max(float((p.grad - ref_grads[n].grad).abs().max()) for n, p in mine.items()),
         "eval_diff": abs(float(eval_loss) - float(F.mse_loss(reference(x), y))),
+    }
+
+
+def scenario_shapes() -> dict[str, Any]:
+    """Batches of 8, then 4 (a smaller last batch), then 8 again, and a no-grad evaluation
+    of 6 samples on 2 stages with BatchNorm: equal to one process throughout."""
+    reset_smp({"partitions": 2, "microbatches": 2, "pipeline": "simple"})
+    reference = bn_mlp()
+    model = smp.DistributedModel(copy.deepcopy(reference))
+    opt = smp.DistributedOptimizer(torch.optim.SGD(model.parameters(), lr=0.1))
+    ref_opt = torch.optim.SGD(reference.parameters(), lr=0.1)
+    loss_diff = 0.0
+    for size, (x, y) in zip((8, 4, 8), batches(3, 8), strict=True):
+        x, y = x[:size], y[:size]
+        opt.zero_grad()
+        _, loss = train_step(model, x, y)
+        opt.step()
+        ref_opt.zero_grad()
+        ref_loss = sum(
+            F.mse_loss(reference(xm), ym) for xm, ym in zip(x.chunk(2), y.chunk(2), strict=True)
+        )
+        (ref_loss / 2).backward()  # type: ignore[operator, union-attr]
+        ref_opt.step()
+        loss_diff = max(loss_diff, abs(float(loss.reduce_mean()) - float(ref_loss) / 2))
+    model.eval()
+    reference.eval()
+    ((x, y),) = batches(1, 6, seed=5)
+    with torch.no_grad():
+        eval_loss = eval_step(model, x, y).reduce_mean()
+        ref_eval = F.mse_loss(reference(x), y)
+    return {
+        "loss_diff": loss_diff,
+        "eval_diff": abs(float(eval_loss) - float(ref_eval)),
+        "state_diff": max_diff(model.state_dict(), reference.state_dict()),
+        "shapes": len(model._stage_cache),
     }
 
 

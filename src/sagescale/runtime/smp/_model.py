@@ -38,6 +38,7 @@ from sagescale.runtime.smp import _state
 from sagescale.runtime.smp._partition import (
     balanced_split,
     block_costs,
+    block_outputs,
     manual_split,
     ordered_blocks,
 )
@@ -53,6 +54,9 @@ __all__ = [
 ]
 
 _F = TypeVar("_F", bound=Callable[..., Any])
+
+_STAGE_CACHE_SIZE = 8
+"""Pipeline stages kept per microbatch shape (each holds its receive buffers)."""
 
 # -- manual placement ------------------------------------------------------------------
 
@@ -265,6 +269,7 @@ class DistributedModel(nn.Module):
         self.module = module.to(self.mesh.device)
         self._sync_initial_weights()
         self._stages: list[_PipelineStageBase] | None = None
+        self._stage_cache: dict[Any, list[_PipelineStageBase]] = {}
         self.stage_of_block: list[int] | None = None
         self._owned: list[nn.Module] = [self.module]
         if self.mesh.tp_size > 1:
@@ -348,36 +353,69 @@ class DistributedModel(nn.Module):
         return _load_into(self.module, state_dict, strict)
 
     # the pipeline
-    def _build_pipeline(self, inputs: tuple[Any, ...], n_mb: int) -> None:
+    def _use_stages(self, inputs: tuple[Any, ...], n_mb: int) -> None:
+        """Make ``_stages`` the pipeline stages for microbatches shaped like these inputs'.
+
+        The first call cuts the blocks into stages (on rank 0, for every process). Each
+        new microbatch shape (a smaller last batch, another sequence length) gets its own
+        stages over the same blocks, with example inputs and outputs probed locally
+        (shapes, dtypes and which require grad): torch's pipeline then needs no metadata
+        inference, which would run every stage but the first on uninitialized tensors and
+        move its BatchNorm statistics."""
         mesh = self.mesh
         blocks = ordered_blocks(self.module)
         sample = tuple(torch.tensor_split(t, n_mb)[0] for t in inputs)
-        chunks = self._virtual_stages(len(blocks))
-        total = mesh.pp_size * chunks
-        self.stage_of_block = self._plan(blocks, sample[0] if len(sample) == 1 else sample, total)
-        self._owned, self._stages = [], []
-        for sid in range(mesh.pp_rank, total, mesh.pp_size):
-            stage_module = nn.Sequential(
-                *[b for b, s in zip(blocks, self.stage_of_block, strict=True) if s == sid]
-            )
-            self._owned.append(stage_module)
-            self._stages.append(
+        key = (n_mb, tuple((tuple(t.shape), t.dtype) for t in sample))
+        cached = self._stage_cache.pop(key, None)
+        if cached is None:
+            first = sample[0] if len(sample) == 1 else sample
+            total = mesh.pp_size * self._virtual_stages(len(blocks))
+            if self.stage_of_block is None:
+                plan = self._plan(blocks, first, total)
+                self.stage_of_block = plan
+                self._owned = [
+                    nn.Sequential(*[b for b, s in zip(blocks, plan, strict=True) if s == sid])
+                    for sid in range(mesh.pp_rank, total, mesh.pp_size)
+                ]
+            cached = self._build_stages(blocks, sample, _metadata(block_outputs(blocks, first)))
+        self._stage_cache[key] = cached  # most recent last
+        while len(self._stage_cache) > _STAGE_CACHE_SIZE:
+            del self._stage_cache[next(iter(self._stage_cache))]
+        self._stages = cached
+
+    def _build_stages(
+        self, blocks: list[nn.Module], sample: tuple[Any, ...], outputs: list[Any] | None
+    ) -> list[_PipelineStageBase]:
+        mesh = self.mesh
+        assert self.stage_of_block is not None
+        total = max(self.stage_of_block) + 1
+        local = range(mesh.pp_rank, total, mesh.pp_size)
+        stages: list[_PipelineStageBase] = []
+        for sid, stage_module in zip(local, self._owned, strict=True):
+            ids = [i for i, s in enumerate(self.stage_of_block) if s == sid]
+            examples: dict[str, Any] = {}
+            if outputs is not None:
+                before = _example(outputs[ids[0] - 1], mesh.device) if ids[0] else sample
+                examples = {
+                    "input_args": before,
+                    "output_args": _example(outputs[ids[-1]], mesh.device),
+                }
+            stages.append(
                 PipelineStage(
                     stage_module,
                     sid,
                     total,
                     mesh.device,
                     group=mesh.group(CommGroup.PP_GROUP),
+                    **examples,
                 )
             )
+        return stages
 
     def _plan(self, blocks: list[nn.Module], sample: Any, stages: int) -> list[int]:
         """Stage of each block: manual placement, or balanced costs computed on rank 0."""
         mesh, settings = self.mesh, self.mesh.settings
-        if not settings.auto_partition:
-            assigned = [_assigned(b) for b in blocks]
-            return manual_split(assigned, mesh.pp_size, settings.default_partition)
-        if len(blocks) < mesh.pp_size:
+        if settings.auto_partition and len(blocks) < mesh.pp_size:
             raise SpecError(
                 f"partitions={mesh.pp_size}: must be at most the number of the model's blocks "
                 f"({len(blocks)})",
@@ -387,8 +425,13 @@ class DistributedModel(nn.Module):
         plan: list[Any] = [None]
         if mesh.rank == 0:
             try:
-                costs = block_costs(blocks, sample, memory_weight=settings.effective_memory_weight)
-                plan[0] = balanced_split(costs, stages)
+                if settings.auto_partition:
+                    memory_weight = settings.effective_memory_weight
+                    costs = block_costs(blocks, sample, memory_weight=memory_weight)
+                    plan[0] = balanced_split(costs, stages)
+                else:
+                    assigned = [_assigned(b) for b in blocks]
+                    plan[0] = manual_split(assigned, mesh.pp_size, settings.default_partition)
             except Exception as error:  # every rank raises it, none waits for a plan
                 plan[0] = error
         _dist.broadcast_object_list(plan, src=0)
@@ -415,6 +458,35 @@ class DistributedModel(nn.Module):
             except ValueError:
                 pass
         return Schedule1F1B(self._stages[0], n_mb, loss_fn=loss_fn, scale_grads=False)
+
+
+def _metadata(outputs: list[Any]) -> list[Any] | None:
+    """Each output as {shape, dtype, requires_grad}, or a tuple of those; None when an
+    output holds anything but tensors (torch's pipeline then infers the metadata)."""
+
+    def meta(value: Any) -> Any:
+        if isinstance(value, torch.Tensor):
+            return {
+                "shape": tuple(value.shape),
+                "dtype": value.dtype,
+                "requires_grad": value.requires_grad,
+            }
+        if isinstance(value, (tuple, list)) and value:
+            return tuple(meta(v) for v in value)
+        raise TypeError(type(value).__name__)
+
+    try:
+        return [meta(v) for v in outputs]
+    except TypeError:
+        return None
+
+
+def _example(meta: Any, device: torch.device) -> Any:
+    """Uninitialized tensors with the shapes, dtypes and requires_grad of ``meta``."""
+    if isinstance(meta, tuple):
+        return tuple(_example(m, device) for m in meta)
+    example = torch.empty(meta["shape"], dtype=meta["dtype"], device=device)
+    return example.requires_grad_(meta["requires_grad"])
 
 
 def _full(value: Any) -> Any:
@@ -694,8 +766,7 @@ def _run_pipeline(
         raise SpecError("@smp.step: the function never calls the model", field="step")
     except _Captured as captured:
         inputs = tuple(a.to(mesh.device) for a in captured.args)
-    if model._stages is None:
-        model._build_pipeline(inputs, n_mb)
+    model._use_stages(inputs, n_mb)
     results: dict[int, Any] = {}
     called = [False]
 

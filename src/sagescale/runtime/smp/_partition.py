@@ -6,16 +6,24 @@ largest stage cost (exact dynamic programme, ties broken towards earlier cuts).
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import torch
 from torch import nn
 
 from sagescale.errors import SpecError
 
-__all__ = ["balanced_split", "block_costs", "manual_split", "ordered_blocks"]
+__all__ = [
+    "balanced_split",
+    "block_costs",
+    "block_outputs",
+    "manual_split",
+    "ordered_blocks",
+    "preserved_buffers",
+]
 
 
 def ordered_blocks(module: nn.Module) -> list[nn.Module]:
@@ -128,7 +136,7 @@ def block_costs(
     times: list[float] = []
     value = sample
     measure = timer or _time_forward
-    with torch.no_grad(), torch.random.fork_rng(devices=[]):
+    with torch.no_grad(), torch.random.fork_rng(devices=[]), preserved_buffers(blocks):
         for block in blocks:
             times.append(measure(block, value) if memory_weight < 1.0 else 0.0)
             value = _call(block, value)
@@ -137,6 +145,41 @@ def block_costs(
         memory_weight * _share(m, memory) + (1.0 - memory_weight) * _share(t, times)
         for m, t in zip(memory, times, strict=True)
     ]
+
+
+@contextlib.contextmanager
+def preserved_buffers(blocks: Sequence[nn.Module]) -> Iterator[None]:
+    """Buffers (BatchNorm running statistics and counters) as they were before the body
+    ran: the forwards of a probe leave no trace in the model."""
+    saved = [(b, b.detach().clone()) for block in blocks for b in block.buffers()]
+    try:
+        yield
+    finally:
+        with torch.no_grad():
+            for buffer, value in saved:
+                buffer.copy_(value)
+
+
+def block_outputs(blocks: Sequence[nn.Module], sample: object) -> list[object]:
+    """What each block returns when the blocks run one after the other on ``sample``,
+    detached; a floating-point output requires grad exactly when the block's input or
+    parameters do (as in training). Buffers and the random state are left unchanged."""
+    outputs: list[object] = []
+    value = _leaf(sample)
+    with torch.enable_grad(), torch.random.fork_rng(devices=[]), preserved_buffers(blocks):
+        for block in blocks:
+            value = _leaf(_call(block, value))
+            outputs.append(value)
+    return outputs
+
+
+def _leaf(value: object) -> object:
+    """A detached copy of ``value``'s tensors keeping whether each requires grad."""
+    if isinstance(value, torch.Tensor):
+        return value.detach().requires_grad_(value.requires_grad and value.is_floating_point())
+    if isinstance(value, (tuple, list)):
+        return type(value)(_leaf(v) for v in value)
+    return value
 
 
 def _share(value: float, values: Sequence[float]) -> float:
