@@ -154,6 +154,17 @@ def test_pipeline_state_dict_keeps_tied_weights(two: dict[str, list[dict[str, An
 
 
 @pytest.mark.slow
+def test_pipeline_weights_tied_across_stages_stay_tied(
+    two: dict[str, list[dict[str, Any]]],
+) -> None:
+    """embed on one process, head (the same weight) on the other: each copy gets the sum of
+    both stages' gradients, accumulated over two @step calls, and moves as one process's."""
+    for r in two["tied"]:
+        assert r["stage_of_block"][0] != r["stage_of_block"][2]
+        assert r["tied_diff"] < TOL and r["param_diff"] < TOL
+
+
+@pytest.mark.slow
 def test_more_partitions_than_blocks_fails_on_every_process(
     two: dict[str, list[dict[str, Any]]],
 ) -> None:

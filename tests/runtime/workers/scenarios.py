@@ -371,11 +371,31 @@ class Tied(nn.Module):
 
 
 def scenario_tied() -> dict[str, Any]:
+    """A weight tied across the two stages: two @step calls accumulated before each of two
+    optimizer steps (SGD with momentum); every process's copy of the tied weight, and the
+    whole state, stay equal to one process."""
     reset_smp({"partitions": 2, "microbatches": 2, "pipeline": "simple"})
-    model = smp.DistributedModel(Tied())
-    ((x, y),) = batches(1, 4)
-    train_step(model, x, y)
-    return {"keys": sorted(model.state_dict()), "ref_keys": sorted(Tied().state_dict())}
+    reference = Tied()
+    model = smp.DistributedModel(copy.deepcopy(reference))
+    opt = smp.DistributedOptimizer(torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9))
+    ref_opt = torch.optim.SGD(reference.parameters(), lr=0.1, momentum=0.9)
+    data = batches(4, 4)
+    for pair in (data[:2], data[2:]):
+        opt.zero_grad()
+        ref_opt.zero_grad()
+        for x, y in pair:
+            train_step(model, x, y)
+            F.mse_loss(reference(x), y).backward()  # type: ignore[no-untyped-call]
+        opt.step()
+        ref_opt.step()
+    local = model.module.embed.weight
+    return {
+        "keys": sorted(model.state_dict()),
+        "ref_keys": sorted(Tied().state_dict()),
+        "tied_diff": float((local - reference.embed.weight).abs().max()),
+        "param_diff": max_diff(model.state_dict(), reference.state_dict()),
+        "stage_of_block": model.stage_of_block,
+    }
 
 
 def scenario_too_few_blocks() -> dict[str, Any]:

@@ -270,6 +270,7 @@ class DistributedModel(nn.Module):
         self._sync_initial_weights()
         self._stages: list[_PipelineStageBase] | None = None
         self._stage_cache: dict[Any, list[_PipelineStageBase]] = {}
+        self._tied: list[tuple[nn.Parameter, bool]] = []
         self.stage_of_block: list[int] | None = None
         self._owned: list[nn.Module] = [self.module]
         if self.mesh.tp_size > 1:
@@ -377,11 +378,26 @@ class DistributedModel(nn.Module):
                     nn.Sequential(*[b for b, s in zip(blocks, plan, strict=True) if s == sid])
                     for sid in range(mesh.pp_rank, total, mesh.pp_size)
                 ]
+                self._tied = self._find_tied(blocks)
             cached = self._build_stages(blocks, sample, _metadata(block_outputs(blocks, first)))
         self._stage_cache[key] = cached  # most recent last
         while len(self._stage_cache) > _STAGE_CACHE_SIZE:
             del self._stage_cache[next(iter(self._stage_cache))]
         self._stages = cached
+
+    def _find_tied(self, blocks: list[nn.Module]) -> list[tuple[nn.Parameter, bool]]:
+        """Parameters shared by blocks on different processes of the pipeline (tied
+        weights), in the module's order, each with whether this process uses it."""
+        assert self.stage_of_block is not None
+        users: dict[int, set[int]] = {}
+        for block, sid in zip(blocks, self.stage_of_block, strict=True):
+            for p in block.parameters():
+                users.setdefault(id(p), set()).add(sid % self.mesh.pp_size)
+        return [
+            (p, self.mesh.pp_rank in users[id(p)])
+            for p in self.module.parameters()
+            if len(users.get(id(p), ())) > 1
+        ]
 
     def _build_stages(
         self, blocks: list[nn.Module], sample: tuple[Any, ...], outputs: list[Any] | None
@@ -784,11 +800,15 @@ def _run_pipeline(
     is_first, is_last = mesh.pp_rank == 0, mesh.pp_rank == mesh.pp_size - 1
     step_args = inputs if is_first else ()
     target = torch.arange(n_mb, device=mesh.device) if is_last else None
+    earlier = [None if p.grad is None else p.grad.clone() for p, _ in model._tied]
     if torch.is_grad_enabled():
         schedule.step(*step_args, target=target)
     else:
         schedule.eval(*step_args, target=target)
-    return _share_results(mesh, results, called[0], n_mb)
+    outputs, backward = _share_results(mesh, results, called[0], n_mb)
+    if backward and model._tied:
+        _sum_tied_gradients(model, mesh, earlier)
+    return outputs, backward
 
 
 def _zero_like(output: Any) -> torch.Tensor:
@@ -848,6 +868,23 @@ def _gather_tp(
         tuple(gather(a, i) for i, a in enumerate(args)),
         {k: gather(v, k) for k, v in kwargs.items()},
     )
+
+
+def _sum_tied_gradients(
+    model: DistributedModel, mesh: Mesh, earlier: list[torch.Tensor | None]
+) -> None:
+    """A weight tied across pipeline stages gets the sum of this step's gradients of every
+    stage on every process that holds a use of it, so its copies take the same optimizer
+    steps (``earlier``: the gradients before the step, equal on those processes, which
+    accumulate over ``@step`` calls as ``backward`` does)."""
+    group = mesh.group(CommGroup.PP_GROUP)
+    for (p, used), before in zip(model._tied, earlier, strict=True):
+        new = p.grad if used and p.grad is not None else torch.zeros_like(p)
+        if before is not None:
+            new = new - before
+        _dist.all_reduce(new, group=group)
+        if used:
+            p.grad = new if before is None else before + new
 
 
 def _average_gradients(model: DistributedModel, mesh: Mesh) -> None:
