@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -10,12 +11,13 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from sagescale.backends import JobDescription
 from sagescale.errors import NotFoundError, SpecError, TuningError
-from sagescale.specs import ContinuousParameter, TrainingJob
+from sagescale.specs import CategoricalParameter, ContinuousParameter, TrainingJob
 from sagescale.tuning import HyperparameterTuner, TrainingJobSummary
 from sagescale.tuning._lock import TuningLock
 
@@ -30,9 +32,20 @@ class OrchestratorDied(BaseException):
 
 
 class CrashingBackend(ThreadBackend):
-    """Raises out of ``describe`` once ``crash_after`` jobs were submitted (the tuner 'dies')."""
+    """Raises out of ``describe`` once ``crash_after`` jobs were submitted (the tuner 'dies');
+    with ``submit_dies_at`` = n, the n-th ``submit`` dies before the job exists."""
 
     crash_after: int | None = None
+    submit_dies_at: int | None = None
+    interrupt_at: int | None = None  # the n-th submit gets a real Ctrl-C (SIGINT) midway
+
+    def submit(self, job: TrainingJob, **kwargs: Any) -> str:
+        number = len(self.submitted) + 1
+        if number == self.submit_dies_at:
+            raise OrchestratorDied
+        if number == self.interrupt_at:
+            signal.raise_signal(signal.SIGINT)  # KeyboardInterrupt before the job exists
+        return super().submit(job, **kwargs)
 
     def describe(self, job_name: str) -> JobDescription:
         if self.crash_after is not None and len(self.submitted) >= self.crash_after:
@@ -363,3 +376,136 @@ def test_stop_after_the_orchestrator_died_stops_the_running_jobs(workspace: Path
     assert other.describe().status == "Stopped"
     assert backend.submitted == [running]  # and starts nothing new
     assert other.training_jobs()[0].status == "Stopped"
+
+
+def test_a_point_reported_while_no_orchestrator_ran_gets_its_median_rule_decision(
+    workspace: Path,
+) -> None:
+    """Three good jobs end; the orchestrator dies once the fourth is submitted; the fourth
+    reports a bad epoch 1 while nothing drives the tuning job. After resume() the rule
+    decides on that point: the job is early-stopped."""
+    reported_while_dead = threading.Event()
+    crashed = threading.Event()
+
+    def bad_after_crash(ctx: JobContext) -> None:
+        if not crashed.is_set() and len(backend.submitted) < 4:
+            ctx.log("score", 1.0)
+            ctx.log("score", 1.0)
+            return
+        crashed.wait(20)
+        ctx.log("score", 0.0)
+        reported_while_dead.set()
+        deadline = time.monotonic() + 20
+        while not ctx.stopped and time.monotonic() < deadline:
+            time.sleep(0.005)
+        ctx.log("score", 0.0)
+
+    backend = CrashingBackend({"curve.py": bad_after_crash})
+    backend.crash_after = 4
+    tuner = HyperparameterTuner(
+        TrainingJob(entry_point="curve.py", framework="pytorch"),
+        objective_metric_name="score",
+        hyperparameter_ranges=X,
+        strategy="Random",
+        max_jobs=4,
+        early_stopping_type="Auto",
+        backend=backend,
+    )
+    tuner.poll_interval = 0.005
+    with pytest.raises(OrchestratorDied):
+        tuner.fit()
+    name = tuner.latest_tuning_job
+    assert name is not None and len(backend.submitted) == 4
+    fourth = tuner.training_jobs()[3]
+    assert fourth.status == "InProgress" and fourth.curve == {}
+    crashed.set()
+    assert reported_while_dead.wait(20)
+    backend.crash_after = None
+    attached = HyperparameterTuner.attach(name, backend=backend)
+    attached.poll_interval = 0.005
+    assert attached.resume().status == "Completed"
+    jobs = attached.training_jobs()
+    assert [j.early_stopped for j in jobs] == [False, False, False, True]
+    assert jobs[3].status == "Stopped" and backend.contexts[jobs[3].job_name].stopped
+
+
+def _grid_tuner(backend: CrashingBackend) -> HyperparameterTuner:
+    tuner = HyperparameterTuner(
+        TrainingJob(entry_point="quad.py", framework="pytorch"),
+        objective_metric_name="score",
+        hyperparameter_ranges={"x": CategoricalParameter(values=[0.1, 0.2, 0.3, 0.4, 0.5])},
+        strategy="Grid",
+        max_parallel_jobs=2,
+        backend=backend,
+    )
+    tuner.poll_interval = 0.005
+    return tuner
+
+
+def test_a_grid_combination_recorded_but_not_submitted_at_a_crash_runs_after_resume(
+    workspace: Path,
+) -> None:
+    """The orchestrator died between recording a job (its grid combination taken) and
+    submitting it: resume() ended it Failed 'never started' and never ran the combination."""
+    backend = CrashingBackend({"quad.py": curve_job(quadratic)})
+    backend.submit_dies_at = 3
+    tuner = _grid_tuner(backend)
+    with pytest.raises(OrchestratorDied):
+        tuner.fit()
+    name = tuner.latest_tuning_job
+    assert name is not None and len(backend.submitted) == 2
+    recorded = tuner.training_jobs()
+    assert len(recorded) == 3 and recorded[2].job_name not in backend.contexts
+    backend.submit_dies_at = None
+    attached = HyperparameterTuner.attach(name, backend=backend)
+    attached.poll_interval = 0.005
+    desc = attached.resume()
+    assert (desc.status, desc.completion_reason) == ("Completed", "AllGridCombinationsTried")
+    jobs = attached.training_jobs()
+    assert sorted(j.hyperparameters["x"] for j in jobs) == [0.1, 0.2, 0.3, 0.4, 0.5]
+    assert [j.job_name for j in jobs[:3]] == [j.job_name for j in recorded]  # same records
+    assert sorted(backend.submitted) == sorted(j.job_name for j in jobs)  # each once
+    assert all(j.objective_status == "Succeeded" for j in jobs)
+
+
+def test_stop_after_a_crash_before_submit_never_starts_the_recorded_job(workspace: Path) -> None:
+    backend = CrashingBackend({"quad.py": curve_job(quadratic)})
+    backend.submit_dies_at = 1
+    tuner = _grid_tuner(backend)
+    with pytest.raises(OrchestratorDied):
+        tuner.fit()
+    name = tuner.latest_tuning_job
+    assert name is not None
+    backend.submit_dies_at = None
+    other = HyperparameterTuner.attach(name, backend=backend)
+    other.poll_interval = 0.005
+    other.stop()
+    assert other.describe().status == "Stopped" and backend.submitted == []
+    (job,) = other.training_jobs()
+    assert job.status == "Failed" and "never started" in (job.failure_reason or "")
+
+
+def test_ctrl_c_during_a_submit_leaves_the_job_submitted_and_recorded(workspace: Path) -> None:
+    """A real SIGINT in the middle of the second submit: it used to leave that job recorded
+    InProgress but never submitted (resume then failed it, its values lost). The interrupt
+    now waits for the submit: the job runs, is recorded once, and resume() watches it."""
+    backend = CrashingBackend({"quad.py": curve_job(quadratic)})
+    backend.interrupt_at = 2
+    tuner = _grid_tuner(backend)
+    with pytest.raises(KeyboardInterrupt):
+        tuner.fit()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
+    name = tuner.latest_tuning_job
+    assert name is not None
+    assert tuner.describe().status == "InProgress"
+    recorded = tuner.training_jobs()
+    assert [j.job_name for j in recorded] == backend.submitted  # recorded = submitted
+    assert len(recorded) == 2
+    backend.interrupt_at = None
+    attached = HyperparameterTuner.attach(name, backend=backend)
+    attached.poll_interval = 0.005
+    assert attached.resume().status == "Completed"
+    jobs = attached.training_jobs()
+    assert sorted(j.hyperparameters["x"] for j in jobs) == [0.1, 0.2, 0.3, 0.4, 0.5]
+    assert sorted(backend.submitted) == sorted(j.job_name for j in jobs)
+    assert all(j.objective_status == "Succeeded" for j in jobs)

@@ -14,13 +14,16 @@ Rules (documented in docs/tuning.md):
 
 from __future__ import annotations
 
+import contextlib
 import math
+import signal
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from types import FrameType
 
 from sagescale._imports import optional_import
 from sagescale.backends import Backend, JobDescription, MetricPoint
@@ -89,6 +92,30 @@ def curve_from_points(points: Sequence[MetricPoint]) -> dict[int, float]:
     return {i + 1: p.value for i, p in enumerate(points)}
 
 
+@contextlib.contextmanager
+def _sigint_deferred() -> Iterator[None]:
+    """Ctrl-C (SIGINT) in the main thread waits until the block ends, then raises
+    :class:`KeyboardInterrupt`: a training job is recorded and submitted, or neither."""
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+    ):
+        yield
+        return
+    received: list[int] = []
+
+    def defer(signum: int, frame: FrameType | None) -> None:
+        received.append(signum)
+
+    signal.signal(signal.SIGINT, defer)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    if received:
+        raise KeyboardInterrupt
+
+
 def _merged_metrics(
     job: TrainingJob, extra: Sequence[MetricDefinition] | None
 ) -> list[MetricDefinition]:
@@ -115,6 +142,7 @@ class TuningRunner:
     poll_interval: float = 0.2
     on_job_end: Callable[[TrainingJobSummary], None] | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
+    _detach: threading.Event = field(default_factory=threading.Event)
 
     def __post_init__(self) -> None:
         self.searcher = Searcher(self.spec)
@@ -123,11 +151,17 @@ class TuningRunner:
         self.running: dict[str, _Running] = {}
         self.finished: list[float] = []
         self.failed = 0
+        self.unsubmitted: list[_Running] = []  # recorded, never submitted (resume submits them)
         self._ending = False  # stopping every running job: none of them is early-stopped
 
     # ---- public ------------------------------------------------------------------------
     def request_stop(self) -> None:
         self._stop.set()
+
+    def request_detach(self) -> None:
+        """End the loop at its next safe point (never within a submit) and leave the tuning
+        job ``InProgress``, its running training jobs going on (Ctrl-C of ``sagescale tune``)."""
+        self._detach.set()
 
     def run(self) -> TuningJobDescription:
         """Replay what the workspace holds, then search until the tuning job ends."""
@@ -143,6 +177,8 @@ class TuningRunner:
             reason = self._loop()
         except TuningError as exc:
             return self._fail(desc, str(exc))
+        if reason is None:  # detached: the tuning job goes on, resume() continues it
+            return self.store.get(self.name)
         return self._finish(desc, reason)
 
     # ---- replay (resume) ---------------------------------------------------------------
@@ -170,12 +206,10 @@ class TuningRunner:
         try:
             self.backend.describe(summary.job_name)
         except NotFoundError:
-            summary.status = "Failed"
-            summary.objective_status = "Failed"
-            summary.failure_reason = "the training job never started (the tuner stopped first)"
-            summary.end_time = _now()
-            self.store.save_job(self.name, summary)
-            self._replay_finished(summary)
+            # recorded, then the orchestrator died before submitting it: it is submitted now
+            # under its recorded name and values (a grid combination is not used up)
+            suggestion = self.searcher.ask_fixed(summary.definition_name, summary.hyperparameters)
+            self.unsubmitted.append(_Running(suggestion, summary))
             return
         suggestion = self.searcher.ask_fixed(summary.definition_name, summary.hyperparameters)
         if summary.curve:
@@ -183,9 +217,11 @@ class TuningRunner:
         self.running[summary.job_name] = _Running(suggestion, summary)
 
     # ---- the loop ----------------------------------------------------------------------
-    def _loop(self) -> str:
+    def _loop(self) -> str | None:
         max_jobs = self.spec.effective_max_jobs()
         while True:
+            if self._detach.is_set():
+                return None
             if self._stop.is_set() or self._stop_requested_elsewhere():
                 self._stop_all(early=False)
                 return "Stopped"
@@ -205,6 +241,8 @@ class TuningRunner:
                     f"(the limit is {max_failed_jobs(max_jobs)})"
                 )
             self._fill(max_jobs)
+            if self._detach.is_set():
+                return None
             if not self.running:
                 return GRID_EXHAUSTED if self.searcher.exhausted() else MAX_JOBS_REACHED
             self._poll_all()
@@ -221,15 +259,24 @@ class TuningRunner:
         return self.store.get(self.name).status == "Stopping"
 
     def _fill(self, max_jobs: int) -> None:
+        while self.unsubmitted and len(self.running) < self.spec.max_parallel_jobs:
+            if self._detach.is_set():
+                return
+            item = self.unsubmitted.pop(0)
+            with _sigint_deferred():
+                self._submit(item.suggestion, item.summary)
         while (
-            len(self.running) < self.spec.max_parallel_jobs
+            not self.unsubmitted
+            and not self._detach.is_set()
+            and len(self.running) < self.spec.max_parallel_jobs
             and len(self.jobs) < max_jobs
             and self.failed < max_failed_jobs(max_jobs)  # jobs rejected at submit count too
         ):
             suggestion = self.searcher.ask()
             if suggestion is None:
                 return
-            self._launch(suggestion)
+            with _sigint_deferred():
+                self._launch(suggestion)
 
     def _training_job(self, definition: str | None) -> tuple[TrainingJob, dict[str, object]]:
         algorithm = self.spec.definitions()[definition]
@@ -265,6 +312,10 @@ class TuningRunner:
         )
         self.jobs.append(summary)
         self.store.save_job(self.name, summary)  # recorded before it exists: resume-safe
+        self._submit(suggestion, summary)
+
+    def _submit(self, suggestion: Suggestion, summary: TrainingJobSummary) -> None:
+        job_name = summary.job_name
         job, static = self._training_job(suggestion.definition)
         overrides = {**static, **suggestion.values}
         try:
@@ -354,6 +405,11 @@ class TuningRunner:
         # running jobs end Stopped, but the rule did not stop them, even if a point they
         # report while stopping is one it would have stopped
         self._ending = True
+        for item in self.unsubmitted:  # recorded, never submitted: they never start now
+            self._end(
+                item, None, failure="the training job never started (the tuner stopped first)"
+            )
+        self.unsubmitted.clear()
         for job_name, item in list(self.running.items()):
             item.summary.early_stopped = item.summary.early_stopped or early
             self.backend.stop(job_name)
