@@ -509,3 +509,26 @@ def test_ctrl_c_during_a_submit_leaves_the_job_submitted_and_recorded(workspace:
     assert sorted(j.hyperparameters["x"] for j in jobs) == [0.1, 0.2, 0.3, 0.4, 0.5]
     assert sorted(backend.submitted) == sorted(j.job_name for j in jobs)
     assert all(j.objective_status == "Succeeded" for j in jobs)
+
+
+def test_detaching_the_loop_leaves_every_recorded_job_submitted_and_resumable(
+    workspace: Path,
+) -> None:
+    """What Ctrl-C of `sagescale tune` does before it exits: the loop's thread ends at a safe
+    point (the process used to exit with it wherever it was, a submit included)."""
+    release = threading.Event()
+    tuner, backend = _gated_tuner(release)
+    tuner.fit(wait=False)
+    deadline = time.monotonic() + 20
+    while not backend.submitted and time.monotonic() < deadline:
+        time.sleep(0.005)
+    tuner._detach_runner()
+    assert tuner._thread is not None and not tuner._thread.is_alive()
+    assert tuner.describe().status == "InProgress"
+    assert [j.job_name for j in tuner.training_jobs()] == backend.submitted
+    release.set()
+    attached = HyperparameterTuner.attach(tuner._name(), backend=backend)
+    attached.poll_interval = 0.005
+    assert attached.resume().status == "Completed"
+    assert sorted(j.job_name for j in attached.training_jobs()) == sorted(backend.submitted)
+    assert len(backend.submitted) == 2

@@ -99,6 +99,7 @@ def tune(
         desc = tuning_progress(tuner)
     except KeyboardInterrupt:
         name = desc.name
+        tuner._detach_runner()  # no training job is left half-submitted by the exit
         if tuner._service() is None:
             hint = (
                 f"interrupted: tuning job {name} is left InProgress (its running training jobs "

@@ -436,6 +436,14 @@ class HyperparameterTuner:
         finally:
             lock.release()
 
+    def _detach_runner(self) -> None:
+        """End this process's search loop at a safe point (never within a submit) and wait for
+        it: the tuning job stays ``InProgress``, its running jobs go on, resume() continues."""
+        if self._runner is not None:
+            self._runner.request_detach()
+        if self._thread is not None:
+            self._thread.join()
+
     def wait(self, *, timeout: float | None = None) -> TuningJobDescription:
         """Block until the tuning job has ended."""
         timeout = check_timeout(timeout)
