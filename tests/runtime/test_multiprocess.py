@@ -46,6 +46,7 @@ def two(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[dict[str, An
         "too_few_blocks",
         "fp16_pipeline",
         "shapes",
+        "tuples",
     ]
     return _launch(tmp_path_factory.mktemp("two"), 2, names)
 
@@ -144,6 +145,19 @@ def test_pipeline_follows_the_batch_size(two: dict[str, list[dict[str, Any]]]) -
     for r in two["shapes"]:
         assert r["loss_diff"] < TOL and r["eval_diff"] < TOL and r["state_diff"] < TOL
         assert r["shapes"] == 3  # microbatches of 4, 2 and 3 samples
+
+
+@pytest.mark.slow
+def test_pipeline_passes_tuples_between_stages(two: dict[str, list[dict[str, Any]]]) -> None:
+    """A block's tuple output reaches the next block as one argument, within a stage and
+    across the boundary (where a part that needs no gradient gets none)."""
+    for r in two["tuples"]:
+        assert r["simple"]["stage_of_block"] == [0, 0, 1, 1]
+        assert r["interleaved"]["stage_of_block"] == [0, 1, 2, 3]
+        for case in ("simple", "interleaved"):
+            result = r[case]
+            assert result["loss_diff"] < TOL and result["grad_diff"] < TOL
+            assert result["param_diff"] < TOL
 
 
 @pytest.mark.slow

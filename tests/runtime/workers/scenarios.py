@@ -351,6 +351,55 @@ def eval_step(model: Any, x: torch.Tensor, y: torch.Tensor) -> Any:
     return F.mse_loss(model(x), y)
 
 
+class Split(nn.Module):
+    """Returns a pair: a hidden state and a per-sample mean of the input (which needs no
+    gradient); the next blocks take the pair as one argument, as in nn.Sequential."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.linear = nn.Linear(8, 8)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.linear(x), x.mean(dim=1, keepdim=True)
+
+
+class Pair(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.linear = nn.Linear(8, 8)
+
+    def forward(self, pair: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, ...]:
+        hidden, total = pair
+        return torch.tanh(self.linear(hidden)), total * 0.5
+
+
+class Join(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.linear = nn.Linear(8, 8)
+
+    def forward(self, pair: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        hidden, total = pair
+        out: torch.Tensor = self.linear(hidden) + total
+        return out
+
+
+def tuple_blocks() -> nn.Sequential:
+    torch.manual_seed(0)
+    return nn.Sequential(Split(), Pair(), Pair(), Join())
+
+
+def scenario_tuples() -> dict[str, Any]:
+    """Blocks passing a pair (one tensor without gradient) across the stage boundary, on
+    GPipe and on interleaved 1F1B (a boundary between every block)."""
+    return {
+        name: _pipeline(
+            {"partitions": 2, "microbatches": 2, "pipeline": name}, factory=tuple_blocks
+        )
+        for name in ("simple", "interleaved")
+    }
+
+
 class Tied(nn.Module):
     """An output layer sharing the input layer's weight (as language models do)."""
 

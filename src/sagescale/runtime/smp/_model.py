@@ -375,7 +375,9 @@ class DistributedModel(nn.Module):
                 plan = self._plan(blocks, first, total)
                 self.stage_of_block = plan
                 self._owned = [
-                    nn.Sequential(*[b for b, s in zip(blocks, plan, strict=True) if s == sid])
+                    _StageModule(
+                        [b for b, s in zip(blocks, plan, strict=True) if s == sid], first=sid == 0
+                    )
                     for sid in range(mesh.pp_rank, total, mesh.pp_size)
                 ]
                 self._tied = self._find_tied(blocks)
@@ -474,6 +476,27 @@ class DistributedModel(nn.Module):
             except ValueError:
                 pass
         return Schedule1F1B(self._stages[0], n_mb, loss_fn=loss_fn, scale_grads=False)
+
+
+class _StageModule(nn.Module):
+    """Consecutive blocks of one pipeline stage, applied as ``nn.Sequential`` applies them:
+    the first stage's first block takes the model's inputs, every other block the previous
+    block's output as one argument — a tuple output that the pipeline sent as several
+    tensors is put back together."""
+
+    def __init__(self, blocks: list[nn.Module], *, first: bool) -> None:
+        super().__init__()
+        self.blocks = nn.ModuleList(blocks)
+        self.first = first
+
+    def forward(self, *args: Any) -> Any:
+        if self.first:
+            value = self.blocks[0](*args)
+        else:
+            value = self.blocks[0](args[0] if len(args) == 1 else args)
+        for block in self.blocks[1:]:
+            value = block(value)
+        return value
 
 
 def _metadata(outputs: list[Any]) -> list[Any] | None:

@@ -119,8 +119,10 @@ def _out_bytes(value: object) -> int:
     return 0
 
 
-def _call(block: nn.Module, value: object) -> object:
-    return block(*value) if isinstance(value, tuple) else block(value)
+def _arguments(sample: object) -> tuple[object, ...]:
+    """The first block's positional arguments: ``sample``'s items when it is a tuple (the
+    model's inputs), else ``sample`` alone."""
+    return sample if isinstance(sample, tuple) else (sample,)
 
 
 def block_costs(
@@ -128,18 +130,21 @@ def block_costs(
     sample: object,
     *,
     memory_weight: float,
-    timer: Callable[[nn.Module, object], float] | None = None,
+    timer: Callable[[nn.Module, tuple[object, ...]], float] | None = None,
 ) -> list[float]:
     """Cost of each block: ``memory_weight`` x its share of parameter + activation memory
-    plus ``1 - memory_weight`` x its share of measured forward time on ``sample``."""
+    plus ``1 - memory_weight`` x its share of measured forward time on ``sample`` (the
+    model's input, or a tuple of its inputs; each later block gets the previous block's
+    output as its one argument, as in ``nn.Sequential``)."""
     memory: list[float] = []
     times: list[float] = []
-    value = sample
+    args = _arguments(sample)
     measure = timer or _time_forward
     with torch.no_grad(), torch.random.fork_rng(devices=[]), preserved_buffers(blocks):
         for block in blocks:
-            times.append(measure(block, value) if memory_weight < 1.0 else 0.0)
-            value = _call(block, value)
+            times.append(measure(block, args) if memory_weight < 1.0 else 0.0)
+            value = block(*args)
+            args = (value,)
             memory.append(float(_param_bytes(block) + _out_bytes(value)))
     return [
         memory_weight * _share(m, memory) + (1.0 - memory_weight) * _share(t, times)
@@ -161,15 +166,17 @@ def preserved_buffers(blocks: Sequence[nn.Module]) -> Iterator[None]:
 
 
 def block_outputs(blocks: Sequence[nn.Module], sample: object) -> list[object]:
-    """What each block returns when the blocks run one after the other on ``sample``,
-    detached; a floating-point output requires grad exactly when the block's input or
-    parameters do (as in training). Buffers and the random state are left unchanged."""
+    """What each block returns when the blocks run one after the other on ``sample`` (as
+    in :func:`block_costs`), detached; a floating-point output requires grad exactly when
+    the block's input or parameters do (as in training). Buffers and the random state are
+    left unchanged."""
     outputs: list[object] = []
-    value = _leaf(sample)
+    args = tuple(_leaf(a) for a in _arguments(sample))
     with torch.enable_grad(), torch.random.fork_rng(devices=[]), preserved_buffers(blocks):
         for block in blocks:
-            value = _leaf(_call(block, value))
+            value = _leaf(block(*args))
             outputs.append(value)
+            args = (value,)
     return outputs
 
 
@@ -187,10 +194,10 @@ def _share(value: float, values: Sequence[float]) -> float:
     return value / total if total > 0 else 1.0 / len(values)
 
 
-def _time_forward(block: nn.Module, value: object, repeats: int = 3) -> float:
+def _time_forward(block: nn.Module, args: tuple[object, ...], repeats: int = 3) -> float:
     best = float("inf")
     for _ in range(repeats):
         start = time.perf_counter()
-        _call(block, value)
+        block(*args)
         best = min(best, time.perf_counter() - start)
     return best
