@@ -53,6 +53,21 @@ class CrashingBackend(ThreadBackend):
         return super().describe(job_name)
 
 
+def _fit_until_it_dies(tuner: HyperparameterTuner) -> str:
+    """fit() until the backend kills the orchestrator; the tuning job's name."""
+    with pytest.raises(OrchestratorDied):
+        tuner.fit()
+    name = tuner.latest_tuning_job
+    assert name is not None
+    return name
+
+
+def _attach(name: str, backend: CrashingBackend) -> HyperparameterTuner:
+    attached = HyperparameterTuner.attach(name, backend=backend)
+    attached.poll_interval = 0.005
+    return attached
+
+
 def crashed_tuner(
     backend: CrashingBackend, entry_point: str, *, crash_after: int, max_jobs: int = 3
 ) -> HyperparameterTuner:
@@ -87,18 +102,14 @@ def test_kill_and_resume_never_reruns_finished_jobs(workspace: Path) -> None:
         backend=backend,
     )
     tuner.poll_interval = 0.005
-    with pytest.raises(OrchestratorDied):
-        tuner.fit()
-    name = tuner.latest_tuning_job
-    assert name is not None
+    name = _fit_until_it_dies(tuner)
     before = {j.job_name: j for j in tuner.training_jobs()}
     assert tuner.describe().status == "InProgress"
     finished_before = {n for n, j in before.items() if j.end_time is not None}
     assert len(before) == 4
 
     backend.crash_after = None
-    attached = HyperparameterTuner.attach(name, backend=backend)
-    attached.poll_interval = 0.005
+    attached = _attach(name, backend)
     desc = attached.resume()
     assert desc.status == "Completed"
     jobs = attached.training_jobs()
@@ -130,13 +141,9 @@ def test_a_seeded_search_does_not_repeat_itself_after_a_resume(
         backend=backend,
     )
     tuner.poll_interval = 0.005
-    with pytest.raises(OrchestratorDied):
-        tuner.fit()
-    name = tuner.latest_tuning_job
-    assert name is not None
+    name = _fit_until_it_dies(tuner)
     backend.crash_after = None
-    attached = HyperparameterTuner.attach(name, backend=backend)
-    attached.poll_interval = 0.005
+    attached = _attach(name, backend)
     assert attached.resume().status == "Completed"
     values = [j.hyperparameters["x"] for j in attached.training_jobs()]
     assert len(values) == 6
@@ -167,15 +174,11 @@ def test_resume_tracks_jobs_that_ended_just_before_the_crash(
     )
     tuner.poll_interval = 0.005
     monkeypatch.setattr(_runner, "track_tuning_job", die_while_tracking)
-    with pytest.raises(OrchestratorDied):
-        tuner.fit()
-    name = tuner.latest_tuning_job
-    assert name is not None
+    name = _fit_until_it_dies(tuner)
     first = tuner.training_jobs()[0]
     assert first.status == "Completed" and first.job_name not in tracked
     monkeypatch.setattr(_runner, "track_tuning_job", track)
-    attached = HyperparameterTuner.attach(name, backend=backend)
-    attached.poll_interval = 0.005
+    attached = _attach(name, backend)
     assert attached.resume().status == "Completed"
     assert {j.job_name for j in attached.training_jobs()} <= set(tracked)
     assert first.job_name in tracked and len(backend.submitted) == 3
@@ -208,8 +211,7 @@ def test_a_second_orchestrator_cannot_resume_a_driven_tuning_job(workspace: Path
         time.sleep(0.005)
     name = tuner.latest_tuning_job
     assert name is not None and len(backend.submitted) == 1
-    second = HyperparameterTuner.attach(name, backend=backend)
-    second.poll_interval = 0.005
+    second = _attach(name, backend)
     with pytest.raises(
         TuningError, match=rf"already driven by an orchestrator \(pid {os.getpid()}\)"
     ):
@@ -242,8 +244,7 @@ def test_a_lock_held_by_another_process_blocks_resume_until_it_dies(workspace: P
     proc = subprocess.Popen(
         [sys.executable, "-c", holder, str(lock_file)], stdout=subprocess.PIPE, text=True
     )
-    attached = HyperparameterTuner.attach(name, backend=backend)
-    attached.poll_interval = 0.005
+    attached = _attach(name, backend)
     try:
         assert proc.stdout is not None and proc.stdout.readline().strip() == "held"
         with pytest.raises(TuningError, match=rf"\(pid {proc.pid}\)"):
@@ -369,8 +370,7 @@ def test_stop_after_the_orchestrator_died_stops_the_running_jobs(workspace: Path
     (running,) = backend.submitted
     assert not backend.contexts[running].stopped
     backend.crash_after = None
-    other = HyperparameterTuner.attach(name, backend=backend)
-    other.poll_interval = 0.005
+    other = _attach(name, backend)
     other.stop()  # nobody drives the tuning job any more: this call stops its job
     assert backend.contexts[running].stopped
     assert other.describe().status == "Stopped"
@@ -412,17 +412,14 @@ def test_a_point_reported_while_no_orchestrator_ran_gets_its_median_rule_decisio
         backend=backend,
     )
     tuner.poll_interval = 0.005
-    with pytest.raises(OrchestratorDied):
-        tuner.fit()
-    name = tuner.latest_tuning_job
-    assert name is not None and len(backend.submitted) == 4
+    name = _fit_until_it_dies(tuner)
+    assert len(backend.submitted) == 4
     fourth = tuner.training_jobs()[3]
     assert fourth.status == "InProgress" and fourth.curve == {}
     crashed.set()
     assert reported_while_dead.wait(20)
     backend.crash_after = None
-    attached = HyperparameterTuner.attach(name, backend=backend)
-    attached.poll_interval = 0.005
+    attached = _attach(name, backend)
     assert attached.resume().status == "Completed"
     jobs = attached.training_jobs()
     assert [j.early_stopped for j in jobs] == [False, False, False, True]
@@ -450,15 +447,12 @@ def test_a_grid_combination_recorded_but_not_submitted_at_a_crash_runs_after_res
     backend = CrashingBackend({"quad.py": curve_job(quadratic)})
     backend.submit_dies_at = 3
     tuner = _grid_tuner(backend)
-    with pytest.raises(OrchestratorDied):
-        tuner.fit()
-    name = tuner.latest_tuning_job
-    assert name is not None and len(backend.submitted) == 2
+    name = _fit_until_it_dies(tuner)
+    assert len(backend.submitted) == 2
     recorded = tuner.training_jobs()
     assert len(recorded) == 3 and recorded[2].job_name not in backend.contexts
     backend.submit_dies_at = None
-    attached = HyperparameterTuner.attach(name, backend=backend)
-    attached.poll_interval = 0.005
+    attached = _attach(name, backend)
     desc = attached.resume()
     assert (desc.status, desc.completion_reason) == ("Completed", "AllGridCombinationsTried")
     jobs = attached.training_jobs()
@@ -472,13 +466,9 @@ def test_stop_after_a_crash_before_submit_never_starts_the_recorded_job(workspac
     backend = CrashingBackend({"quad.py": curve_job(quadratic)})
     backend.submit_dies_at = 1
     tuner = _grid_tuner(backend)
-    with pytest.raises(OrchestratorDied):
-        tuner.fit()
-    name = tuner.latest_tuning_job
-    assert name is not None
+    name = _fit_until_it_dies(tuner)
     backend.submit_dies_at = None
-    other = HyperparameterTuner.attach(name, backend=backend)
-    other.poll_interval = 0.005
+    other = _attach(name, backend)
     other.stop()
     assert other.describe().status == "Stopped" and backend.submitted == []
     (job,) = other.training_jobs()
@@ -502,8 +492,7 @@ def test_ctrl_c_during_a_submit_leaves_the_job_submitted_and_recorded(workspace:
     assert [j.job_name for j in recorded] == backend.submitted  # recorded = submitted
     assert len(recorded) == 2
     backend.interrupt_at = None
-    attached = HyperparameterTuner.attach(name, backend=backend)
-    attached.poll_interval = 0.005
+    attached = _attach(name, backend)
     assert attached.resume().status == "Completed"
     jobs = attached.training_jobs()
     assert sorted(j.hyperparameters["x"] for j in jobs) == [0.1, 0.2, 0.3, 0.4, 0.5]
