@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 import time
 import warnings
 from collections import Counter
@@ -48,6 +49,11 @@ __all__ = ["BATCH_SIZE", "METRIC_WINDOW", "SageMakerStore"]
 BATCH_SIZE = 10
 #: seconds into the past / future that sagescale sends to BatchPutMetrics
 METRIC_WINDOW = (14 * 24 * 3600.0, 2 * 3600.0)
+#: how many times BatchPutMetrics is asked again for the points it failed with a transient
+#: error (the accepted ones are never resent)
+PARTIAL_RETRIES = 3
+_PARTIAL_BACKOFF = 0.05
+_TRANSIENT_METRIC_ERRORS = ("INTERNAL_ERROR", "CONFLICT_ERROR")
 SOURCE_ARN_TAG = "sagescale:source-arn"
 SOURCE_TYPE_TAG = "sagescale:source-type"
 _NOT_FOUND_HINTS = ("not found", "does not exist", "could not find", "cannot find")
@@ -114,6 +120,10 @@ class SageMakerStore(ExperimentStore):
         self.bucket = bucket
         self.prefix = prefix.strip("/")
         self._known_components: set[str] = set()
+        #: per component, the points a failed log_metrics call got accepted: its retry
+        #: skips them (BatchPutMetrics has no idempotency token; a resent point is a duplicate)
+        self._accepted: dict[str, set[tuple[str, int | None, float, float]]] = {}
+        self._accepted_lock = threading.Lock()
 
     @classmethod
     def from_uri(cls, uri: str) -> SageMakerStore:
@@ -465,16 +475,45 @@ class SageMakerStore(ExperimentStore):
                     f"metric {p.name!r} point at timestamp {p.timestamp} is outside the window "
                     f"SageMaker accepts (the last 14 days up to 2 hours ahead)"
                 )
-        for start in range(0, len(points), BATCH_SIZE):
-            data = [_raw(p) for p in points[start : start + BATCH_SIZE]]
+        key = self._accepted_key
+        with self._accepted_lock:
+            accepted = self._accepted.pop(trial_component_name, set())
+        points = [p for p in points if key(p) not in accepted]
+        try:
+            for start in range(0, len(points), BATCH_SIZE):
+                self._put_batch(trial_component_name, points[start : start + BATCH_SIZE], accepted)
+        except BaseException:
+            with self._accepted_lock:  # a retry of this call sends only what was not accepted
+                self._accepted.setdefault(trial_component_name, set()).update(accepted)
+            raise
+
+    @staticmethod
+    def _accepted_key(p: MetricPoint) -> tuple[str, int | None, float, float]:
+        return p.name, p.step, float(p.value), float(p.timestamp)
+
+    def _put_batch(self, component: str, batch: Sequence[MetricPoint], accepted: set[Any]) -> None:
+        """One BatchPutMetrics; the points it reports with a transient error (INTERNAL_ERROR,
+        CONFLICT_ERROR) are sent again on their own, never the ones it accepted."""
+        for attempt in range(PARTIAL_RETRIES + 1):
             response = self._call(
                 "BatchPutMetrics",
                 metrics=True,
-                TrialComponentName=trial_component_name,
-                MetricData=data,
+                TrialComponentName=component,
+                MetricData=[_raw(p) for p in batch],
             )
-            if response.get("Errors"):
-                raise TrackingError(f"BatchPutMetrics rejected points: {response['Errors']}")
+            errors = response.get("Errors") or []
+            failed = {int(e.get("MetricIndex", 0)) for e in errors}
+            accepted.update(self._accepted_key(p) for i, p in enumerate(batch) if i not in failed)
+            if not errors:
+                return
+            transient = all(e.get("Code") in _TRANSIENT_METRIC_ERRORS for e in errors)
+            if not transient or attempt == PARTIAL_RETRIES:
+                raise TrackingError(
+                    f"BatchPutMetrics rejected points: {errors} (the points it accepted are "
+                    "not sent again when log_metrics is retried)"
+                )
+            batch = [p for i, p in enumerate(batch) if i in failed]
+            time.sleep(_PARTIAL_BACKOFF * 2**attempt)
 
     def metric_series(self, trial_component_name: str, metric_name: str) -> list[MetricPoint]:
         """Per-step values through ``BatchGetMetrics`` (SageMaker aggregates by step)."""
