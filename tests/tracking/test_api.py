@@ -259,9 +259,14 @@ def test_sqlite_schema_is_indexed_and_wal(workspace: Path) -> None:
     ws = store.workspace
     assert ws.query("PRAGMA journal_mode")[0][0] == "wal"
     version = ws.query("SELECT version FROM schema_versions WHERE namespace = 'tracking'")
-    assert version[0][0] == 2
+    assert version[0][0] == 3
     names = {r[0] for r in ws.query("SELECT name FROM sqlite_master")}
     assert {"tracking_artifacts_value", "tracking_metric_batches"} <= names
+    for table in ("tracking_experiments", "tracking_trials", "tracking_components"):
+        plan = ws.query(
+            f"EXPLAIN QUERY PLAN SELECT id FROM {table} WHERE name = ? COLLATE NOCASE", ("a",)
+        )
+        assert f"{table}_name_nocase" in " ".join(str(r[-1]) for r in plan)  # no table scan
 
 
 def test_public_names() -> None:

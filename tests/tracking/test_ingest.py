@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from sagescale.errors import TrackingError
 from sagescale.testing.stores import StoreCase
 from sagescale.tracking import (
     JobFileWriter,
@@ -172,6 +173,36 @@ def test_migration_2_repairs_summaries_that_hold_an_infinity(tmp_path: Path) -> 
     assert (summary.count, summary.max, summary.avg, summary.last) == (4, math.inf, math.inf, 5.0)
     finite = store.workspace.query("SELECT finite, mean, m2 FROM tracking_metric_summaries")
     assert tuple(finite[0]) == (3, 3.0, 8.0)  # 1, 3 and 5
+
+
+def test_migration_3_keeps_names_that_differ_only_in_case(tmp_path: Path) -> None:
+    """A database from before migration 3 may hold two experiments (and components) whose
+    names differ only in case: each is still found by its exact name; a third case variant
+    finds one of them and cannot be created."""
+    import sqlite3
+
+    db = tmp_path / "old.db"
+    SQLiteStore.from_path(db).close()
+    conn = sqlite3.connect(db)  # back to version 2, with two case variants of each name
+    conn.executescript(
+        "DROP INDEX tracking_experiments_name_nocase; DROP INDEX tracking_trials_name_nocase;"
+        "DROP INDEX tracking_components_name_nocase;"
+        "INSERT INTO tracking_experiments (name, display_name, created)"
+        " VALUES ('Exp', 'Exp', 1), ('exp', 'exp', 2);"
+        "INSERT INTO tracking_components (name, display_name, created, modified)"
+        " VALUES ('Tc', 'Tc', 1, 1), ('tc', 'tc', 2, 2);"
+        "UPDATE schema_versions SET version = 2 WHERE namespace = 'tracking';"
+    )
+    conn.close()
+    store = SQLiteStore.from_path(db)
+    assert [store.describe_experiment(n).name for n in ("Exp", "exp")] == ["Exp", "exp"]
+    store.log_metrics("tc", [MetricPoint("x", 1.0, 0, 1.0)])
+    store.log_metrics("Tc", [MetricPoint("x", 2.0, 0, 1.0), MetricPoint("x", 3.0, 1, 1.0)])
+    assert [store.count_metric_points(n) for n in ("Tc", "tc")] == [2, 1]
+    assert [p.value for p in store.metric_series("tc", "x")] == [1.0]
+    assert store.describe_experiment("EXP").name in {"Exp", "exp"}
+    with pytest.raises(TrackingError, match="already exists"):
+        store.create_experiment("EXP")
 
 
 def test_other_stores_skip_an_unstorable_point(mlflow_case: StoreCase, tmp_path: Path) -> None:

@@ -35,6 +35,7 @@ from sagescale.tracking import autotrack as at
 from sagescale.tracking._lineage import model_lineage, models_trained_on
 
 __all__ = [
+    "LACKS_CASE_INSENSITIVE_NAMES",
     "LACKS_DESCRIPTIVE",
     "LACKS_FREE_TEXT_DISPLAY_NAMES",
     "LACKS_METRIC_SERIES",
@@ -60,10 +61,20 @@ LACKS_NON_FINITE = (
 LACKS_FREE_TEXT_DISPLAY_NAMES = (
     "free-text display names (SageMaker's DisplayName is an entity name: a SpecError)"
 )
+LACKS_CASE_INSENSITIVE_NAMES = (
+    "names that are not case-sensitive (moto compares experiment, trial and component names "
+    "as written; SageMaker does not)"
+)
 #: what SageMaker itself does not keep (the moto server keeps less: MOTO_LACKS)
 SAGEMAKER_LACKS = frozenset({LACKS_NON_FINITE, LACKS_FREE_TEXT_DISPLAY_NAMES})
 MOTO_LACKS = SAGEMAKER_LACKS | frozenset(
-    {LACKS_DESCRIPTIVE, LACKS_TAGS, LACKS_METRIC_SERIES, LACKS_STEPLESS}
+    {
+        LACKS_DESCRIPTIVE,
+        LACKS_TAGS,
+        LACKS_METRIC_SERIES,
+        LACKS_STEPLESS,
+        LACKS_CASE_INSENSITIVE_NAMES,
+    }
 )
 
 
@@ -191,6 +202,36 @@ class StoreConformance:
         assert [t.name for t in s.list_trials(experiment_name=exp)] == [trial]
         with pytest.raises(NotFoundError):
             s.describe_trial(_uid("missing"))
+
+    def test_names_are_not_case_sensitive(self, store_case: StoreCase) -> None:
+        """As in SageMaker: a name differing only in case names the same experiment, trial
+        or trial component — found by lookups, refused by creation (with the stored name)."""
+        store_case.need(LACKS_CASE_INSENSITIVE_NAMES)
+        s, tag = store_case.store, secrets.token_hex(4)
+        exp, trial, tc = f"Exp-{tag}", f"Trial-{tag}", f"Tc-{tag}"
+        s.create_experiment(exp)
+        s.create_trial(trial, experiment_name=exp.upper())
+        s.create_trial_component(tc, trial_name=trial.lower())
+        s.log_metrics(tc.upper(), _points("loss", [3.0, 2.0], 1_700_000_000.0))
+        assert s.describe_experiment(exp.lower()).name == exp
+        assert (s.describe_trial(trial.upper()).name, s.describe_trial(trial).experiment_name) == (
+            trial,
+            exp,
+        )
+        rec = s.describe_trial_component(tc.lower())
+        assert (rec.name, list(rec.trial_names), rec.metrics["loss"].count) == (tc, [trial], 2)
+        assert [t.name for t in s.list_trials(experiment_name=exp.lower())] == [trial]
+        assert [t.name for t in s.list_trials(trial_component_name=tc.upper())] == [trial]
+        assert [c.name for c in s.list_trial_components(trial_name=trial.upper())] == [tc]
+        assert [c.name for c in s.list_trial_components(experiment_name=exp.upper())] == [tc]
+        for create in (
+            lambda: s.create_experiment(exp.lower()),
+            lambda: s.create_trial(trial.lower(), experiment_name=exp),
+            lambda: s.create_trial_component(tc.upper()),
+        ):
+            with pytest.raises(TrackingError, match="already exists"):
+                create()
+        assert [e.name for e in s.list_experiments() if e.name.lower() == exp.lower()] == [exp]
 
     # components ---------------------------------------------------------------------------
     def test_component_associations(self, store_case: StoreCase) -> None:

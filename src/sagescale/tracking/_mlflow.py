@@ -57,6 +57,14 @@ _TERMINAL = {"Completed": "FINISHED", "Failed": "FAILED", "Stopped": "KILLED"}
 _BATCH = 1000
 
 
+def _as_stored(name: str, stored: str) -> str:
+    return "" if stored == name else f" as {stored!r} (names are not case-sensitive)"
+
+
+def _among(name: str, names: Sequence[str]) -> bool:
+    return name.lower() in (n.lower() for n in names)
+
+
 def _filter_safe(name: str) -> bool:
     """Whether ``name`` follows the name pattern, so it can sit inside a filter string's quotes
     (only such names are created here; any other name cannot exist)."""
@@ -97,9 +105,18 @@ class MLflowStore(ExperimentStore):
         return f"MLflowStore({self.tracking_uri!r})"
 
     # lookups ------------------------------------------------------------------------------
-    def _experiment(self, name: str) -> Any:
+    def _find_experiment(self, name: str) -> Any | None:
+        """The active experiment named ``name`` or a name differing only in case (names are
+        not case-sensitive, as in SageMaker; MLflow's are), or None."""
         exp = self.client.get_experiment_by_name(name)
-        if exp is None or exp.lifecycle_stage != "active":
+        if exp is None and _filter_safe(name):
+            similar = self.client.search_experiments(filter_string=f"name ILIKE '{name}'")
+            exp = next((e for e in similar if e.name.lower() == name.lower()), None)
+        return exp if exp is not None and exp.lifecycle_stage == "active" else None
+
+    def _experiment(self, name: str) -> Any:
+        exp = self._find_experiment(name)
+        if exp is None:
             raise NotFoundError(f"experiment {name!r} does not exist")
         return exp
 
@@ -119,8 +136,10 @@ class MLflowStore(ExperimentStore):
                 return
 
     def _run(self, kind: str, name: str) -> Any:
+        """The run of the trial or trial component ``name`` (not case-sensitive)."""
+        key = (kind, name.lower())
         with self._lock:
-            run_id = self._runs.get((kind, name))
+            run_id = self._runs.get(key)
         if run_id is not None:
             return self.client.get_run(run_id)
         what = "trial component" if kind == "component" else kind
@@ -128,17 +147,21 @@ class MLflowStore(ExperimentStore):
             raise NotFoundError(f"{what} {name!r} does not exist")
         runs = list(self._search(f"tags.`{KIND}` = '{kind}' AND tags.`{NAME}` = '{name}'"))
         if not runs:
+            similar = self._search(f"tags.`{KIND}` = '{kind}' AND tags.`{NAME}` ILIKE '{name}'")
+            runs = [r for r in similar if r.data.tags[NAME].lower() == name.lower()]
+        if not runs:
             raise NotFoundError(f"{what} {name!r} does not exist")
         with self._lock:
-            self._runs[(kind, name)] = runs[0].info.run_id
+            self._runs[key] = runs[0].info.run_id
         return runs[0]
 
-    def _exists(self, kind: str, name: str) -> bool:
+    def _refuse_existing(self, kind: str, name: str) -> None:
         try:
-            self._run(kind, name)
+            stored = self._run(kind, name).data.tags[NAME]
         except NotFoundError:
-            return False
-        return True
+            return
+        what = "trial component" if kind == "component" else kind
+        raise TrackingError(f"{what} {name!r} already exists{_as_stored(name, stored)}")
 
     # experiments --------------------------------------------------------------------------
     def create_experiment(
@@ -149,8 +172,9 @@ class MLflowStore(ExperimentStore):
         description: str | None = None,
         tags: Mapping[str, str] | None = None,
     ) -> ExperimentRecord:
-        if self.client.get_experiment_by_name(name) is not None:
-            raise TrackingError(f"experiment {name!r} already exists")
+        found = self._find_experiment(name) or self.client.get_experiment_by_name(name)
+        if found is not None:
+            raise TrackingError(f"experiment {name!r} already exists{_as_stored(name, found.name)}")
         all_tags = {**(tags or {}), DISPLAY: display_name or name, CREATED: repr(time.time())}
         if description:
             all_tags["mlflow.note.content"] = description
@@ -194,8 +218,7 @@ class MLflowStore(ExperimentStore):
     ) -> TrialRecord:
         check_name(name, field="trial_name")
         exp = self._experiment(experiment_name)
-        if self._exists("trial", name):
-            raise TrackingError(f"trial {name!r} already exists")
+        self._refuse_existing("trial", name)
         run = self.client.create_run(
             exp.experiment_id,
             run_name=name,
@@ -204,7 +227,7 @@ class MLflowStore(ExperimentStore):
                 KIND: "trial",
                 NAME: name,
                 DISPLAY: display_name or name,
-                EXPERIMENT: experiment_name,
+                EXPERIMENT: exp.name,
                 CREATED: repr(time.time()),
             },
         )
@@ -230,14 +253,15 @@ class MLflowStore(ExperimentStore):
     ) -> list[TrialRecord]:
         ids = None
         if experiment_name is not None:
-            exp = self.client.get_experiment_by_name(experiment_name)
+            exp = self._find_experiment(experiment_name)
             if exp is None:
                 return []  # listing filters on a missing name give nothing, as elsewhere
             ids = [exp.experiment_id]
         runs = list(self._search(f"tags.`{KIND}` = 'trial'", ids))
         if trial_component_name is not None:
-            wanted = set(self._trials_of(self._run("component", trial_component_name)))
-            runs = [r for r in runs if r.data.tags[NAME] in wanted]
+            of = self._trials_of(self._run("component", trial_component_name))
+            wanted = {t.lower() for t in of}
+            runs = [r for r in runs if r.data.tags[NAME].lower() in wanted]
         runs.sort(key=lambda r: float(r.data.tags.get(CREATED, 0)))
         return [self._trial_record(r) for r in runs]
 
@@ -256,8 +280,7 @@ class MLflowStore(ExperimentStore):
     ) -> TrialComponentRecord:
         check_name(name, field="trial_component_name")
         parent = None if trial_name is None else self._run("trial", trial_name)
-        if self._exists("component", name):
-            raise TrackingError(f"trial component {name!r} already exists")
+        self._refuse_existing("component", name)
         exp_id = parent.info.experiment_id if parent is not None else self._unassigned()
         all_tags = {
             **(tags or {}),
@@ -265,7 +288,7 @@ class MLflowStore(ExperimentStore):
             NAME: name,
             DISPLAY: display_name or name,
             CREATED: repr(time.time()),
-            TRIALS: json.dumps([] if trial_name is None else [trial_name]),
+            TRIALS: json.dumps([] if parent is None else [parent.data.tags[NAME]]),
         }
         optional = {STATUS: status, SOURCE_ARN: source_arn, SOURCE_TYPE: source_type}
         all_tags.update({k: v for k, v in optional.items() if v})
@@ -393,7 +416,7 @@ class MLflowStore(ExperimentStore):
                 r.info.run_id: r
                 for t in trials
                 if _filter_safe(t)  # names follow NAME_PATTERN: safe inside the quotes
-                for r in self._search(f"{component} AND tags.`{TRIALS}` LIKE '%\"{t}\"%'")
+                for r in self._search(f"{component} AND tags.`{TRIALS}` ILIKE '%\"{t}\"%'")
             }
             runs = list(found.values())
         else:
@@ -401,18 +424,19 @@ class MLflowStore(ExperimentStore):
         runs.sort(key=lambda r: float(r.data.tags.get(CREATED, 0)))
         records = [self._component_record(r) for r in runs]
         if trial_name is not None:
-            records = [r for r in records if trial_name in r.trial_names]
+            records = [r for r in records if _among(trial_name, r.trial_names)]
         if experiment_name is not None:
-            records = [r for r in records if experiment_name in r.experiment_names]
+            records = [r for r in records if _among(experiment_name, r.experiment_names)]
         return records
 
     def associate_trial_component(self, trial_component_name: str, trial_name: str) -> None:
         run = self._run("component", trial_component_name)
         trial = self._run("trial", trial_name)
         trials = self._trials_of(run)
-        if trial_name in trials:
+        if _among(trial_name, trials):
             return
-        self.client.set_tag(run.info.run_id, TRIALS, json.dumps([*trials, trial_name]))
+        stored = trial.data.tags[NAME]
+        self.client.set_tag(run.info.run_id, TRIALS, json.dumps([*trials, stored]))
         same_experiment = trial.info.experiment_id == run.info.experiment_id
         if "mlflow.parentRunId" not in run.data.tags and same_experiment:
             self.client.set_tag(run.info.run_id, "mlflow.parentRunId", trial.info.run_id)

@@ -101,7 +101,15 @@ UPDATE tracking_metric_summaries AS s SET (finite, mean, m2) = (
 WHERE min = -9e999 OR max = 9e999
 """
 
-register_migrations("tracking", [_SCHEMA_1, _SCHEMA_2])
+#: names are not case-sensitive (as in SageMaker): lookups compare with NOCASE (names are
+#: ASCII letters, digits and hyphens), creation refuses a name that differs only in case
+_SCHEMA_3 = """
+CREATE INDEX IF NOT EXISTS tracking_experiments_name_nocase ON tracking_experiments(name COLLATE NOCASE);
+CREATE INDEX IF NOT EXISTS tracking_trials_name_nocase ON tracking_trials(name COLLATE NOCASE);
+CREATE INDEX IF NOT EXISTS tracking_components_name_nocase ON tracking_components(name COLLATE NOCASE)
+"""
+
+register_migrations("tracking", [_SCHEMA_1, _SCHEMA_2, _SCHEMA_3])
 
 
 @dataclass
@@ -209,10 +217,24 @@ class SQLiteStore(ExperimentStore):
 
     # helpers ------------------------------------------------------------------------------
     def _id(self, conn: sqlite3.Connection, table: str, name: str, what: str) -> int:
-        row = conn.execute(f"SELECT id FROM {table} WHERE name = ?", (name,)).fetchone()
+        row = conn.execute(
+            f"SELECT id FROM {table} WHERE name = ? COLLATE NOCASE ORDER BY name = ? DESC, id",
+            (name, name),
+        ).fetchone()
         if row is None:
             raise NotFoundError(f"{what} {name!r} does not exist")
         return int(row[0])
+
+    @staticmethod
+    def _check_new(conn: sqlite3.Connection, table: str, name: str, what: str) -> None:
+        """Refuse ``name`` when it, or a name differing only in case, exists already."""
+        row = conn.execute(f"SELECT name FROM {table} WHERE name = ? COLLATE NOCASE", (name,))
+        existing = row.fetchone()
+        if existing is not None:
+            same = (
+                "" if existing[0] == name else f" as {existing[0]!r} (names are not case-sensitive)"
+            )
+            raise TrackingError(f"{what} {name!r} already exists{same}")
 
     def _tags(self, kind: str, owner_id: int) -> dict[str, str]:
         rows = self.workspace.query(
@@ -249,6 +271,7 @@ class SQLiteStore(ExperimentStore):
     ) -> ExperimentRecord:
         try:
             with self.workspace.transaction() as conn:
+                self._check_new(conn, "tracking_experiments", name, "experiment")
                 cur = conn.execute(
                     "INSERT INTO tracking_experiments (name, display_name, description, created)"
                     " VALUES (?, ?, ?, ?)",
@@ -269,7 +292,11 @@ class SQLiteStore(ExperimentStore):
         )
 
     def describe_experiment(self, name: str) -> ExperimentRecord:
-        rows = self.workspace.query("SELECT * FROM tracking_experiments WHERE name = ?", (name,))
+        rows = self.workspace.query(
+            "SELECT * FROM tracking_experiments WHERE name = ? COLLATE NOCASE "
+            "ORDER BY name = ? DESC",
+            (name, name),
+        )
         if not rows:
             raise NotFoundError(f"experiment {name!r} does not exist")
         return self._experiment(rows[0])
@@ -290,6 +317,7 @@ class SQLiteStore(ExperimentStore):
         try:
             with self.workspace.transaction() as conn:
                 exp_id = self._id(conn, "tracking_experiments", experiment_name, "experiment")
+                self._check_new(conn, "tracking_trials", name, "trial")
                 cur = conn.execute(
                     "INSERT INTO tracking_trials (name, display_name, experiment_id, created)"
                     " VALUES (?, ?, ?, ?)",
@@ -315,7 +343,10 @@ class SQLiteStore(ExperimentStore):
         )
 
     def describe_trial(self, name: str) -> TrialRecord:
-        rows = self.workspace.query(self._TRIAL_SQL + "WHERE t.name = ?", (name,))
+        rows = self.workspace.query(
+            self._TRIAL_SQL + "WHERE t.name = ? COLLATE NOCASE ORDER BY t.name = ? DESC",
+            (name, name),
+        )
         if not rows:
             raise NotFoundError(f"trial {name!r} does not exist")
         return self._trial(rows[0])
@@ -325,12 +356,13 @@ class SQLiteStore(ExperimentStore):
     ) -> list[TrialRecord]:
         sql, params = self._TRIAL_SQL + "WHERE 1=1 ", []
         if experiment_name is not None:
-            sql += "AND e.name = ? "
+            sql += "AND e.name = ? COLLATE NOCASE "
             params.append(experiment_name)
         if trial_component_name is not None:
             sql += (
                 "AND t.id IN (SELECT tc.trial_id FROM tracking_trial_components tc "
-                "JOIN tracking_components c ON c.id = tc.component_id WHERE c.name = ?) "
+                "JOIN tracking_components c ON c.id = tc.component_id "
+                "WHERE c.name = ? COLLATE NOCASE) "
             )
             params.append(trial_component_name)
         rows = self.workspace.query(sql + "ORDER BY t.created, t.id", params)
@@ -357,6 +389,7 @@ class SQLiteStore(ExperimentStore):
                     if trial_name is None
                     else self._id(conn, "tracking_trials", trial_name, "trial")
                 )
+                self._check_new(conn, "tracking_components", name, "trial component")
                 cur = conn.execute(
                     "INSERT INTO tracking_components (name, display_name, status, start_time,"
                     " source_arn, source_type, created, modified) VALUES (?,?,?,?,?,?,?,?)",
@@ -431,7 +464,9 @@ class SQLiteStore(ExperimentStore):
             )
 
     def describe_trial_component(self, name: str) -> TrialComponentRecord:
-        records = self._load_components("c.name = ?", [name])
+        records = self._load_components(
+            "c.name = ? COLLATE NOCASE", [name], order_by="c.name = ? DESC", order_params=[name]
+        )
         if not records:
             raise NotFoundError(f"trial component {name!r} does not exist")
         return records[0]
@@ -453,14 +488,15 @@ class SQLiteStore(ExperimentStore):
         if trial_name is not None:
             where += (
                 " AND c.id IN (SELECT tc.component_id FROM tracking_trial_components tc"
-                " JOIN tracking_trials t ON t.id = tc.trial_id WHERE t.name = ?)"
+                " JOIN tracking_trials t ON t.id = tc.trial_id WHERE t.name = ? COLLATE NOCASE)"
             )
             params.append(trial_name)
         if experiment_name is not None:
             where += (
                 " AND c.id IN (SELECT tc.component_id FROM tracking_trial_components tc"
                 " JOIN tracking_trials t ON t.id = tc.trial_id"
-                " JOIN tracking_experiments e ON e.id = t.experiment_id WHERE e.name = ?)"
+                " JOIN tracking_experiments e ON e.id = t.experiment_id"
+                " WHERE e.name = ? COLLATE NOCASE)"
             )
             params.append(experiment_name)
         return where, params
@@ -481,11 +517,17 @@ class SQLiteStore(ExperimentStore):
         return self._load_components(where, params)
 
     def _load_components(
-        self, where: str, params: Sequence[object], *, order_by: str = "c.created, c.id"
+        self,
+        where: str,
+        params: Sequence[object],
+        *,
+        order_by: str = "c.created, c.id",
+        order_params: Sequence[object] = (),
     ) -> list[TrialComponentRecord]:
         with self.workspace._lock:
             rows = self.workspace.query(
-                f"SELECT c.* FROM tracking_components c WHERE {where} ORDER BY {order_by}", params
+                f"SELECT c.* FROM tracking_components c WHERE {where} ORDER BY {order_by}",
+                [*params, *order_params],
             )
             ids = f"SELECT c.id FROM tracking_components c WHERE {where}"
             parts = _ComponentParts.load(self.workspace, ids, params)
@@ -518,7 +560,7 @@ class SQLiteStore(ExperimentStore):
     def metric_series(self, trial_component_name: str, metric_name: str) -> list[MetricPoint]:
         rows = self.workspace.query(
             f"SELECT m.step, m.value, m.timestamp {_POINTS_OF} AND m.name = ? ORDER BY m.rowid",
-            (trial_component_name, metric_name),
+            (trial_component_name, trial_component_name, metric_name),
         )
         return [
             MetricPoint(metric_name, math.nan if r[1] is None else r[1], r[0], r[2]) for r in rows
@@ -550,7 +592,7 @@ class SQLiteStore(ExperimentStore):
     def load_ingest_offsets(self, trial_component_name: str) -> dict[str, int] | None:
         rows = self.workspace.query(
             "SELECT o.file, o.offset FROM tracking_ingest_offsets o "
-            "JOIN tracking_components c ON c.id = o.component_id WHERE c.name = ?",
+            "JOIN tracking_components c ON c.id = o.component_id WHERE c.name = ? COLLATE NOCASE",
             (trial_component_name,),
         )
         return {r[0]: int(r[1]) for r in rows}
@@ -592,7 +634,9 @@ class SQLiteStore(ExperimentStore):
         """How many raw points are stored (all components, or one)."""
         if trial_component_name is None:
             return int(self.workspace.query("SELECT COUNT(*) FROM tracking_metrics")[0][0])
-        rows = self.workspace.query(f"SELECT COUNT(*) {_POINTS_OF}", (trial_component_name,))
+        rows = self.workspace.query(
+            f"SELECT COUNT(*) {_POINTS_OF}", (trial_component_name, trial_component_name)
+        )
         return int(rows[0][0])
 
     def close(self) -> None:
@@ -602,7 +646,8 @@ class SQLiteStore(ExperimentStore):
 _POINTS_OF = (
     "FROM tracking_components c JOIN tracking_metric_batches b ON b.component_id = c.id "
     "JOIN tracking_metrics m ON m.rowid BETWEEN b.first_rowid AND b.last_rowid "
-    "WHERE c.name = ?"
+    "WHERE c.id = (SELECT id FROM tracking_components WHERE name = ? COLLATE NOCASE"
+    " ORDER BY name = ? DESC, id LIMIT 1)"
 )
 
 
