@@ -104,9 +104,12 @@ WHERE min = -9e999 OR max = 9e999
 #: names are not case-sensitive (as in SageMaker): lookups compare with NOCASE (names are
 #: ASCII letters, digits and hyphens), creation refuses a name that differs only in case
 _SCHEMA_3 = """
-CREATE INDEX IF NOT EXISTS tracking_experiments_name_nocase ON tracking_experiments(name COLLATE NOCASE);
-CREATE INDEX IF NOT EXISTS tracking_trials_name_nocase ON tracking_trials(name COLLATE NOCASE);
-CREATE INDEX IF NOT EXISTS tracking_components_name_nocase ON tracking_components(name COLLATE NOCASE)
+CREATE INDEX IF NOT EXISTS tracking_experiments_name_nocase
+    ON tracking_experiments(name COLLATE NOCASE);
+CREATE INDEX IF NOT EXISTS tracking_trials_name_nocase
+    ON tracking_trials(name COLLATE NOCASE);
+CREATE INDEX IF NOT EXISTS tracking_components_name_nocase
+    ON tracking_components(name COLLATE NOCASE)
 """
 
 register_migrations("tracking", [_SCHEMA_1, _SCHEMA_2, _SCHEMA_3])
