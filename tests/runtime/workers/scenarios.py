@@ -313,7 +313,8 @@ def scenario_accumulate() -> dict[str, Any]:
 
 def scenario_shapes() -> dict[str, Any]:
     """Batches of 8, then 4 (a smaller last batch), then 8 again, and a no-grad evaluation
-    of 6 samples on 2 stages with BatchNorm: equal to one process throughout."""
+    of 6 samples on 2 stages with BatchNorm, then the same under bf16 autocast: equal to
+    one process throughout."""
     reset_smp({"partitions": 2, "microbatches": 2, "pipeline": "simple"})
     reference = bn_mlp()
     model = smp.DistributedModel(copy.deepcopy(reference))
@@ -338,9 +339,13 @@ def scenario_shapes() -> dict[str, Any]:
     with torch.no_grad():
         eval_loss = eval_step(model, x, y).reduce_mean()
         ref_eval = F.mse_loss(reference(x), y)
+        with torch.autocast("cpu", dtype=torch.bfloat16):  # same shape, bf16 activations
+            bf16_loss = eval_step(model, x, y).reduce_mean()
+            ref_bf16 = F.mse_loss(reference(x).float(), y)
     return {
         "loss_diff": loss_diff,
         "eval_diff": abs(float(eval_loss) - float(ref_eval)),
+        "bf16_diff": abs(float(bf16_loss) - float(ref_bf16)),
         "state_diff": max_diff(model.state_dict(), reference.state_dict()),
         "shapes": len(model._stage_cache),
     }

@@ -366,7 +366,7 @@ class DistributedModel(nn.Module):
         mesh = self.mesh
         blocks = ordered_blocks(self.module)
         sample = tuple(torch.tensor_split(t, n_mb)[0] for t in inputs)
-        key = (n_mb, tuple((tuple(t.shape), t.dtype) for t in sample))
+        key = (n_mb, tuple((tuple(t.shape), t.dtype) for t in sample), _autocast(mesh.device))
         cached = self._stage_cache.pop(key, None)
         if cached is None:
             first = sample[0] if len(sample) == 1 else sample
@@ -476,6 +476,14 @@ class DistributedModel(nn.Module):
             except ValueError:
                 pass
         return Schedule1F1B(self._stages[0], n_mb, loss_fn=loss_fn, scale_grads=False)
+
+
+def _autocast(device: torch.device) -> tuple[bool, torch.dtype | None]:
+    """Whether autocast is on for ``device`` and its dtype: it changes the dtypes stages
+    exchange, so stages are kept per autocast state too."""
+    if not torch.is_autocast_enabled(device.type):
+        return (False, None)
+    return (True, torch.get_autocast_dtype(device.type))
 
 
 class _StageModule(nn.Module):
