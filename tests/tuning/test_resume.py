@@ -186,7 +186,7 @@ def test_resume_tracks_jobs_that_ended_just_before_the_crash(
 
 def _gated_tuner(release: threading.Event) -> tuple[HyperparameterTuner, ThreadBackend]:
     def gated(ctx: JobContext) -> None:
-        release.wait(20)
+        release.wait(120)
         ctx.log("score", 1.0)
 
     backend = ThreadBackend({"gated.py": gated})
@@ -206,7 +206,7 @@ def test_a_second_orchestrator_cannot_resume_a_driven_tuning_job(workspace: Path
     release = threading.Event()
     tuner, backend = _gated_tuner(release)
     tuner.fit(wait=False)
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 60
     while not backend.submitted and time.monotonic() < deadline:
         time.sleep(0.005)
     name = tuner.latest_tuning_job
@@ -219,7 +219,7 @@ def test_a_second_orchestrator_cannot_resume_a_driven_tuning_job(workspace: Path
     time.sleep(0.05)
     assert len(backend.submitted) == 1  # the second orchestrator started nothing
     release.set()
-    assert tuner.wait(timeout=20).status == "Completed"
+    assert tuner.wait(timeout=120).status == "Completed"
     assert len(backend.submitted) == 2
     lock = TuningLock(workspace, name)
     lock.acquire()  # released when the search loop ended
@@ -392,10 +392,10 @@ def test_a_point_reported_while_no_orchestrator_ran_gets_its_median_rule_decisio
             ctx.log("score", 1.0)
             ctx.log("score", 1.0)
             return
-        crashed.wait(20)
+        crashed.wait(120)
         ctx.log("score", 0.0)
         reported_while_dead.set()
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 120
         while not ctx.stopped and time.monotonic() < deadline:
             time.sleep(0.005)
         ctx.log("score", 0.0)
@@ -417,7 +417,7 @@ def test_a_point_reported_while_no_orchestrator_ran_gets_its_median_rule_decisio
     fourth = tuner.training_jobs()[3]
     assert fourth.status == "InProgress" and fourth.curve == {}
     crashed.set()
-    assert reported_while_dead.wait(20)
+    assert reported_while_dead.wait(120)
     backend.crash_after = None
     attached = _attach(name, backend)
     assert attached.resume().status == "Completed"
@@ -508,7 +508,7 @@ def test_detaching_the_loop_leaves_every_recorded_job_submitted_and_resumable(
     release = threading.Event()
     tuner, backend = _gated_tuner(release)
     tuner.fit(wait=False)
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 60
     while not backend.submitted and time.monotonic() < deadline:
         time.sleep(0.005)
     tuner._detach_runner()
