@@ -20,10 +20,16 @@ from sagescale.tuning import HyperparameterTuner
 SAGESCALE = str(Path(sys.executable).parent / "sagescale")
 DEADLINE = 180.0  # a bound on waiting, not a timing assertion
 
-SCRIPT = """
+# With HOLD set, a job waits after epoch 1 while that file exists (up to DEADLINE), so a
+# test can act while it trains however slowly the machine runs.
+SCRIPT = f"""
 import os, sys, time
+hold = os.environ.get("HOLD")
 for epoch in range(int(os.environ.get("EPOCHS", "3"))):
-    print(f"epoch={epoch} loss={1.0 / (epoch + 1):.4f}", flush=True)
+    print(f"epoch={{epoch}} loss={{1.0 / (epoch + 1):.4f}}", flush=True)
+    deadline = time.monotonic() + {DEADLINE}
+    while epoch == 1 and hold and os.path.exists(hold) and time.monotonic() < deadline:
+        time.sleep(0.05)
     time.sleep(float(os.environ.get("PAUSE", "0.2")))
 """
 
@@ -146,12 +152,17 @@ def test_ctrl_c_while_train_waits_leaves_the_job_running_and_says_how_to_stop_it
 def test_ctrl_c_while_tune_waits_leaves_a_resumable_tuning_job(
     tmp_path: Path, workspace: Path
 ) -> None:
-    spec = _tuning_spec(tmp_path, max_jobs=2, environment={"EPOCHS": "4", "PAUSE": "0.5"})
+    hold = tmp_path / "hold"  # the training jobs wait after epoch 1 until it is removed
+    hold.touch()
+    spec = _tuning_spec(
+        tmp_path, max_jobs=2, environment={"EPOCHS": "4", "PAUSE": "0.5", "HOLD": str(hold)}
+    )
     err = _interrupt(
         ["tune", str(spec), "--job-name", "int-tune"],
         lambda: any(_training(j.job_name) for j in _jobs("int-tune")),
         "a training job of the tuning job to train",
     )
+    hold.unlink()
     assert "sagescale tune --resume int-tune" in err
     assert HyperparameterTuner.attach("int-tune").describe().status == "InProgress"
 
