@@ -122,17 +122,21 @@ _DRIVER = textwrap.dedent(
     sys.path.insert(0, {tests!r})
     from tuning.test_local_backend import _job, _tuner, X
     tuner = _tuner(strategy="Random", hyperparameter_ranges=X, max_jobs=5, random_seed=2,
-                   base_tuning_job_name="killed", training_job=_job(sleep=0.2))
+                   base_tuning_job_name="killed", training_job=_job(sleep=0.2, hold={hold!r}))
     tuner.fit(job_name="killed-1")
     """
 )
 
 
 def test_kill_and_resume_on_local_backend(workspace: Path) -> None:
-    code = _DRIVER.format(tests=str(Path(__file__).parent.parent))
+    # the third job and later ones wait after epoch 1 until hold/release exists: the kill
+    # lands while one runs, however slowly the machine runs
+    hold = workspace.parent / "hold"
+    hold.mkdir()
+    code = _DRIVER.format(tests=str(Path(__file__).parent.parent), hold=str(hold))
     proc = subprocess.Popen([sys.executable, "-c", code], env=os.environ.copy())
     store = TuningStore(__import__("sagescale._workspace")._workspace.Workspace.open(workspace))
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 120
     try:
         while time.monotonic() < deadline:
             try:
@@ -149,6 +153,7 @@ def test_kill_and_resume_on_local_backend(workspace: Path) -> None:
         os.kill(proc.pid, signal.SIGKILL)
     finally:
         proc.wait(timeout=30)
+    (hold / "release").touch()
     before = {j.job_name: j for j in store.jobs("killed-1")}
     finished = {n for n, j in before.items() if j.end_time is not None}
     assert len(finished) >= 2 and store.get("killed-1").status == "InProgress"
