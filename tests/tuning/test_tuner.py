@@ -427,7 +427,22 @@ def test_max_runtime_ends_the_tuning_job(make_tuner: Make, backend: ThreadBacken
 
 
 def test_max_parallel_jobs_run_at_once(make_tuner: Make, backend: ThreadBackend) -> None:
-    tuner = make_tuner(strategy="Random", hyperparameter_ranges=X, max_jobs=6, max_parallel_jobs=3)
+    def overlapping(ctx: JobContext) -> None:
+        # each job runs until three have run at once (or 60 s, only when that never happens):
+        # 40 ms jobs could end before the third submit on a loaded machine
+        deadline = time.monotonic() + 60
+        while backend.max_running < 3 and time.monotonic() < deadline:
+            time.sleep(0.005)
+        ctx.log("score", 1.0)
+
+    backend.functions["overlapping.py"] = overlapping
+    tuner = make_tuner(
+        entry_point="overlapping.py",
+        strategy="Random",
+        hyperparameter_ranges=X,
+        max_jobs=6,
+        max_parallel_jobs=3,
+    )
     tuner.fit()
     assert backend.max_running == 3
 
