@@ -53,6 +53,20 @@ class CrashingBackend(ThreadBackend):
         return super().describe(job_name)
 
 
+def _tuner(backend: ThreadBackend, entry_point: str, **options: Any) -> HyperparameterTuner:
+    """A tuner of ``score`` over X (Random unless ``strategy=``) that polls every 5 ms."""
+    options.setdefault("hyperparameter_ranges", X)
+    options.setdefault("strategy", "Random")
+    tuner = HyperparameterTuner(
+        TrainingJob(entry_point=entry_point, framework="pytorch"),
+        objective_metric_name="score",
+        backend=backend,
+        **options,
+    )
+    tuner.poll_interval = 0.005
+    return tuner
+
+
 def _fit_until_it_dies(tuner: HyperparameterTuner) -> str:
     """fit() until the backend kills the orchestrator; the tuning job's name."""
     with pytest.raises(OrchestratorDied):
@@ -73,15 +87,7 @@ def crashed_tuner(
 ) -> HyperparameterTuner:
     """A Random tuning job over X whose orchestrator dies at submit number ``crash_after``."""
     backend.crash_after = crash_after
-    tuner = HyperparameterTuner(
-        TrainingJob(entry_point=entry_point, framework="pytorch"),
-        objective_metric_name="score",
-        hyperparameter_ranges=X,
-        strategy="Random",
-        max_jobs=max_jobs,
-        backend=backend,
-    )
-    tuner.poll_interval = 0.005
+    tuner = _tuner(backend, entry_point, max_jobs=max_jobs)
     with pytest.raises(OrchestratorDied):
         tuner.fit()
     return tuner
@@ -90,18 +96,7 @@ def crashed_tuner(
 def test_kill_and_resume_never_reruns_finished_jobs(workspace: Path) -> None:
     backend = CrashingBackend({"quad.py": curve_job(quadratic)})
     backend.crash_after = 4
-    job = TrainingJob(entry_point="quad.py", framework="pytorch")
-    tuner = HyperparameterTuner(
-        job,
-        objective_metric_name="score",
-        hyperparameter_ranges=X,
-        strategy="Random",
-        max_jobs=7,
-        max_parallel_jobs=2,
-        random_seed=4,
-        backend=backend,
-    )
-    tuner.poll_interval = 0.005
+    tuner = _tuner(backend, "quad.py", max_jobs=7, max_parallel_jobs=2, random_seed=4)
     name = _fit_until_it_dies(tuner)
     before = {j.job_name: j for j in tuner.training_jobs()}
     assert tuner.describe().status == "InProgress"
@@ -131,16 +126,7 @@ def test_a_seeded_search_does_not_repeat_itself_after_a_resume(
     tried exactly the hyperparameters of the tuning job's first job."""
     backend = CrashingBackend({"quad.py": curve_job(quadratic)})
     backend.crash_after = 2  # Bayesian: still among its 3 random start-up suggestions
-    tuner = HyperparameterTuner(
-        TrainingJob(entry_point="quad.py", framework="pytorch"),
-        objective_metric_name="score",
-        hyperparameter_ranges=X,
-        strategy=strategy,  # type: ignore[arg-type]
-        max_jobs=6,
-        random_seed=4,
-        backend=backend,
-    )
-    tuner.poll_interval = 0.005
+    tuner = _tuner(backend, "quad.py", strategy=strategy, max_jobs=6, random_seed=4)
     name = _fit_until_it_dies(tuner)
     backend.crash_after = None
     attached = _attach(name, backend)
@@ -164,15 +150,7 @@ def test_resume_tracks_jobs_that_ended_just_before_the_crash(
         tracked.extend(jobs)
 
     backend = ThreadBackend({"quad.py": curve_job(quadratic)})
-    tuner = HyperparameterTuner(
-        TrainingJob(entry_point="quad.py", framework="pytorch"),
-        objective_metric_name="score",
-        hyperparameter_ranges=X,
-        strategy="Random",
-        max_jobs=3,
-        backend=backend,
-    )
-    tuner.poll_interval = 0.005
+    tuner = _tuner(backend, "quad.py", max_jobs=3)
     monkeypatch.setattr(_runner, "track_tuning_job", die_while_tracking)
     name = _fit_until_it_dies(tuner)
     first = tuner.training_jobs()[0]
@@ -190,25 +168,24 @@ def _gated_tuner(release: threading.Event) -> tuple[HyperparameterTuner, ThreadB
         ctx.log("score", 1.0)
 
     backend = ThreadBackend({"gated.py": gated})
-    tuner = HyperparameterTuner(
-        TrainingJob(entry_point="gated.py", framework="pytorch"),
-        objective_metric_name="score",
-        hyperparameter_ranges=X,
-        strategy="Random",
-        max_jobs=2,
-        backend=backend,
-    )
-    tuner.poll_interval = 0.005
+    tuner = _tuner(backend, "gated.py", max_jobs=2)
     return tuner, backend
 
 
-def test_a_second_orchestrator_cannot_resume_a_driven_tuning_job(workspace: Path) -> None:
-    release = threading.Event()
+def _started_gated_tuner(release: threading.Event) -> tuple[HyperparameterTuner, ThreadBackend]:
+    """A gated tuning job started without waiting, its first job submitted and held until
+    ``release`` is set."""
     tuner, backend = _gated_tuner(release)
     tuner.fit(wait=False)
     deadline = time.monotonic() + 60
     while not backend.submitted and time.monotonic() < deadline:
         time.sleep(0.005)
+    return tuner, backend
+
+
+def test_a_second_orchestrator_cannot_resume_a_driven_tuning_job(workspace: Path) -> None:
+    release = threading.Event()
+    tuner, backend = _started_gated_tuner(release)
     name = tuner.latest_tuning_job
     assert name is not None and len(backend.submitted) == 1
     second = _attach(name, backend)
@@ -402,16 +379,7 @@ def test_a_point_reported_while_no_orchestrator_ran_gets_its_median_rule_decisio
 
     backend = CrashingBackend({"curve.py": bad_after_crash})
     backend.crash_after = 4
-    tuner = HyperparameterTuner(
-        TrainingJob(entry_point="curve.py", framework="pytorch"),
-        objective_metric_name="score",
-        hyperparameter_ranges=X,
-        strategy="Random",
-        max_jobs=4,
-        early_stopping_type="Auto",
-        backend=backend,
-    )
-    tuner.poll_interval = 0.005
+    tuner = _tuner(backend, "curve.py", max_jobs=4, early_stopping_type="Auto")
     name = _fit_until_it_dies(tuner)
     assert len(backend.submitted) == 4
     fourth = tuner.training_jobs()[3]
@@ -427,16 +395,10 @@ def test_a_point_reported_while_no_orchestrator_ran_gets_its_median_rule_decisio
 
 
 def _grid_tuner(backend: CrashingBackend) -> HyperparameterTuner:
-    tuner = HyperparameterTuner(
-        TrainingJob(entry_point="quad.py", framework="pytorch"),
-        objective_metric_name="score",
-        hyperparameter_ranges={"x": CategoricalParameter(values=[0.1, 0.2, 0.3, 0.4, 0.5])},
-        strategy="Grid",
-        max_parallel_jobs=2,
-        backend=backend,
+    grid = {"x": CategoricalParameter(values=[0.1, 0.2, 0.3, 0.4, 0.5])}
+    return _tuner(
+        backend, "quad.py", hyperparameter_ranges=grid, strategy="Grid", max_parallel_jobs=2
     )
-    tuner.poll_interval = 0.005
-    return tuner
 
 
 def test_a_grid_combination_recorded_but_not_submitted_at_a_crash_runs_after_resume(
@@ -506,11 +468,7 @@ def test_detaching_the_loop_leaves_every_recorded_job_submitted_and_resumable(
     """What Ctrl-C of `sagescale tune` does before it exits: the loop's thread ends at a safe
     point (the process used to exit with it wherever it was, a submit included)."""
     release = threading.Event()
-    tuner, backend = _gated_tuner(release)
-    tuner.fit(wait=False)
-    deadline = time.monotonic() + 60
-    while not backend.submitted and time.monotonic() < deadline:
-        time.sleep(0.005)
+    tuner, backend = _started_gated_tuner(release)
     tuner._detach_runner()
     assert tuner._thread is not None and not tuner._thread.is_alive()
     assert tuner.describe().status == "InProgress"
